@@ -1,0 +1,25 @@
+"""``safeguard validate``: parse and check policy files without a snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine.cli._common import default_policy_paths
+from engine.language.policyset import load_policies
+
+__all__ = ["validate"]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate(paths) -> None:
+    """Check policy files: syntax, names, field paths, types and remediation actions.
+
+    PATHS are policy files or folders (default: ./policies, else the shipped pack).
+    """
+    targets = [Path(path) for path in paths] or default_policy_paths()
+    policy_set = load_policies(targets)
+    files = len(policy_set.files)
+    click.echo(f"{len(policy_set.policies)} policies in {files} file{'s' if files != 1 else ''}: no problems found")
