@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from engine.cli._common import parse_now
 from engine.importers import scubagear, scubagoggles
 from engine.snapshot import write_snapshot
 
@@ -32,7 +31,6 @@ def import_scubagear(source, output) -> None:
 @click.option("--collected-at", help="Collection time (RFC 3339) when the export's folder name does not carry one.")
 def import_scubagoggles(source, output, collected_at) -> None:
     """Convert a ScubaGoggles provider export, plain or gzip (Google Workspace)."""
-    parse_now(collected_at)
     document = scubagoggles.convert(source, collected_at=collected_at)
     write_snapshot(document, output)
     _report(document, output)
