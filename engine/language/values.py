@@ -144,7 +144,15 @@ def format_duration(value: timedelta) -> str:
 
 
 def format_timestamp(value: datetime) -> str:
-    text = value.astimezone(timezone.utc).isoformat()
+    """RFC 3339 in UTC with a Z, to the second or to the precision the value carries."""
+    value = value.astimezone(timezone.utc)
+    if value.microsecond == 0:
+        timespec = "seconds"
+    elif value.microsecond % 1000 == 0:
+        timespec = "milliseconds"
+    else:
+        timespec = "microseconds"
+    text = value.isoformat(timespec=timespec)
     if text.endswith("+00:00"):
         text = text[:-6] + "Z"
 
