@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -59,4 +60,5 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 
 def echo_colour() -> bool:
-    return click.get_text_stream("stdout").isatty()
+    """Whether stdout is a terminal, so output may carry ANSI colours."""
+    return sys.stdout.isatty()

@@ -144,7 +144,7 @@ _USER_TYPE = "#microsoft.graph.user"
         "Ids of the users holding a role actively, with members of assigned groups expanded; "
         "service principals are left out."
     ),
-    sections=("m365.directoryRoles",),
+    sections=("m365.directoryRoles", "m365.groups"),
     param_names=("role_template_id",),
 )
 def role_members(context, role_template_id):
