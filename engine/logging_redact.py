@@ -9,7 +9,9 @@ __all__ = ["redact_secrets", "REDACTED"]
 
 REDACTED = "[redacted]"
 
-_SECRET_KEYS = re.compile(r"(secret|token|password|passwd|authorization|assertion|private_key|credential|api_key|apikey)", re.I)
+# A key is secret when its name ends in one of these words ("client_secret",
+# "access_token"); "gws.tokens" (a count) and "token_env" (a variable name) are not.
+_SECRET_KEYS = re.compile(r"(secret|token|password|passwd|authorization|assertion|private_key|api_?key|credentials?)$", re.I)
 # Bearer tokens and JWTs that end up inside free text such as an error message.
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9\-._~+/]+=*")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")

@@ -375,7 +375,7 @@ def test_validate_broken(broken_policy, safeguard):
     code, out, err = safeguard("validate", broken_policy)
 
     assert EXIT_FAILED_RUN == code
-    assert "bad.sg:6:10: type_mismatch:" in err
+    assert "bad.sg:6:21: type_mismatch:" in err
     assert "no problems found" not in out
 
 
