@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.language.policyset import CompiledPolicy, PolicySet
-from engine.language.values import ABSENT, EvalError, Unknown, format_value, to_json
+from engine.language.values import ABSENT, EvalError, Unknown, format_value, to_json, type_name
 
 __all__ = ["EvaluationContext", "Violation", "PolicyResult", "Evaluation", "evaluate"]
 
@@ -140,6 +140,9 @@ class _PolicyRun:
                 if applies is False:
                     self.result.status = "not_applicable"
                     return self.result
+                if applies is not True:
+                    message = f"'when' needs a boolean, got {type_name(applies)}"
+                    raise EvalError(message, policy.when_node)
             for slot, let in policy.lets:
                 frame[slot] = let(frame, context)
             if policy.collection is None:
@@ -148,8 +151,12 @@ class _PolicyRun:
                 items = policy.collection(frame, context)
                 if type(items) is Unknown:
                     return self._error(_describe_unknown(context.snapshot, items))
+                if isinstance(items, frozenset):
+                    # Same order as a quantifier over a set, so results are deterministic.
+                    items = sorted(items, key=repr)
                 if not isinstance(items, (list, tuple)):
-                    message = f"'for' needs a list, got {type(items).__name__}"
+                    hint = "; handle it with '??' or 'is null'" if items is None or items is ABSENT else ""
+                    message = f"'for' needs a list or set, got {type_name(items)}{hint}"
                     raise EvalError(message, policy.collection_node)
                 for item in items:
                     frame[policy.for_slot] = item
@@ -170,7 +177,7 @@ class _PolicyRun:
                 if in_scope is False:
                     return
                 if in_scope is not True and type(in_scope) is not Unknown:
-                    message = f"'where' needs a boolean, got {format_value(in_scope)}"
+                    message = f"'where' needs a boolean, got {type_name(in_scope)}"
                     raise EvalError(message, policy.where_node)
             for slot, let in policy.item_lets:
                 frame[slot] = let(frame, context)
@@ -185,7 +192,7 @@ class _PolicyRun:
             self.note_unknown(holds if type(holds) is Unknown else in_scope, resource_label)
             return
         if holds is not False:
-            self.note_error(EvalError(f"'assert' needs a boolean, got {format_value(holds)}", policy.assertion_node), resource_label)
+            self.note_error(EvalError(f"'assert' needs a boolean, got {type_name(holds)}", policy.assertion_node), resource_label)
             return
         self.result.violations.append(self._violation(frame, item))
 
@@ -236,7 +243,9 @@ class _PolicyRun:
         if self.result.violations:
             self.result.status = "fail"
             if reasons:
-                self.result.error = f"{self.result.unresolved} more resources could not be judged: " + "; ".join(reasons)
+                count = self.result.unresolved
+                noun = "resource" if count == 1 else "resources"
+                self.result.error = f"{count} more {noun} could not be judged: " + "; ".join(reasons)
         elif reasons:
             self.result.status = "error"
             self.result.error = "; ".join(reasons)

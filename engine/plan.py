@@ -36,11 +36,11 @@ def _violation_id(policy_id: str, resource: dict[str, Any]) -> str:
     return "vio-" + hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def _result_document(result: PolicyResult, registry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _result_document(result: PolicyResult, registry, snapshot, review=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     policy = result.policy
     violations = []
     actions = []
-    for violation in result.violations:
+    for index, violation in enumerate(result.violations):
         violation_id = _violation_id(policy.id, violation.resource)
         entry: dict[str, Any] = {
             "id": violation_id,
@@ -48,6 +48,12 @@ def _result_document(result: PolicyResult, registry) -> tuple[dict[str, Any], li
             "message": violation.message,
             "evidence": violation.evidence,
         }
+        # A waived violation keeps its place in the plan, with its exception, and proposes no action.
+        waiver = review.waiver_for(policy.id, index) if review is not None else None
+        if waiver is not None:
+            entry["exception"] = waiver
+            violations.append(entry)
+            continue
         skipped = []
         for proposal in violation.remediations:
             problem = proposal["problem"]
@@ -74,6 +80,9 @@ def _result_document(result: PolicyResult, registry) -> tuple[dict[str, Any], li
                     "policy": policy.id,
                     "violation": violation_id,
                     "reversible": bool(getattr(declaration, "reversible", False)),
+                    # The target's managed fields as the snapshot shows them; apply refuses the action
+                    # when the live target no longer matches. Null when the snapshot cannot show them.
+                    "precondition": declaration.precondition(snapshot, proposal["arguments"]),
                 }
             )
         if skipped:
@@ -82,7 +91,7 @@ def _result_document(result: PolicyResult, registry) -> tuple[dict[str, Any], li
     document: dict[str, Any] = {
         "policy": policy.id,
         "title": policy.title,
-        "status": result.status,
+        "status": review.status_for(result) if review is not None else result.status,
         "severity": policy.severity,
         "controls": policy.controls,
         "source": f"{policy.file}:{policy.line}",
@@ -91,12 +100,15 @@ def _result_document(result: PolicyResult, registry) -> tuple[dict[str, Any], li
         "violations": violations,
         "error": result.error,
     }
+    exception = review.result_exception(policy.id) if review is not None else None
+    if exception is not None:
+        document["exception"] = exception
 
     return document, actions
 
 
-def build_plan(evaluation: Evaluation, registry=None) -> dict[str, Any]:
-    """Build the plan document of an evaluation."""
+def build_plan(evaluation: Evaluation, registry=None, review=None) -> dict[str, Any]:
+    """Build the plan document of an evaluation; ``review`` (engine.exceptions.ExceptionReview) waives violations."""
     if registry is None:
         from remediations import registry as default_registry
 
@@ -105,18 +117,18 @@ def build_plan(evaluation: Evaluation, registry=None) -> dict[str, Any]:
     results = []
     actions: dict[str, dict[str, Any]] = {}
     for result in sorted(evaluation.results, key=lambda item: item.id):
-        document, proposed = _result_document(result, registry)
+        document, proposed = _result_document(result, registry, snapshot, review)
         results.append(document)
         for action in proposed:
             actions.setdefault(action["id"], action)
     summary = {status: 0 for status in STATUSES}
-    for result in evaluation.results:
-        summary[result.status] += 1
+    for document in results:
+        summary[document["status"]] += 1
     ordered_actions = sorted(
         actions.values(), key=lambda action: (action["policy"], action["action"], str(action["target"]["id"]), action["id"])
     )
 
-    return {
+    plan = {
         "schemaVersion": PLAN_SCHEMA_VERSION,
         "generator": {"name": "safeguard", "version": __version__},
         "createdAt": format_timestamp(evaluation.now),
@@ -136,6 +148,10 @@ def build_plan(evaluation: Evaluation, registry=None) -> dict[str, Any]:
         "results": results,
         "actions": ordered_actions,
     }
+    if review is not None:
+        plan["exceptions"] = review.report()
+
+    return plan
 
 
 def plan_bytes(plan: dict[str, Any]) -> bytes:

@@ -35,6 +35,7 @@ __all__ = [
     "ActionRegistry",
     "ActionSpec",
     "ArgumentSpec",
+    "StateAction",
     "declaration_problems",
     "registry",
 ]
@@ -133,9 +134,18 @@ class Action:
     such as the authentication methods policy, whose id is then
     ``target_type``.
 
-    The four step methods are where carrying out an action against a tenant
-    will live. The base class only states that contract, and every one of them
-    raises NotImplementedError.
+    Carrying out an action takes these steps, which subclasses implement and
+    the base class only declares (each raises NotImplementedError):
+
+    - ``observe`` (a classmethod) reads the target's managed fields from a
+      snapshot. The plan stores them, fingerprinted, as the precondition.
+    - ``read_state`` reads the same fields from the live tenant.
+    - ``desired_state`` returns the fields as the change leaves them.
+    - ``execute`` writes only what differs, ``verify`` reads again and checks.
+    - ``undo`` restores the fields read before ``execute`` (reversible actions).
+
+    ``client`` is the provider session that `engine.apply` opens for one
+    tenant. It carries the tenant's remediation settings, such as the MFA group.
     """
 
     name: ClassVar[str]
@@ -146,25 +156,101 @@ class Action:
     target: ClassVar[str | None]
     target_type: ClassVar[str]
     permissions: ClassVar[tuple[str, ...]] = ()
+    # Fields that read_state returns for verification only: a snapshot does not
+    # carry them, so the precondition leaves them out.
+    volatile_fields: ClassVar[tuple[str, ...]] = ()
+    # False when no API shows the change (a Google sign-out, for example), so
+    # success rests on the API accepting the write.
+    verifiable: ClassVar[bool] = True
+
+    @classmethod
+    def observe(cls, snapshot: object, arguments: Mapping[str, object]) -> dict[str, object]:
+        """Return the target's managed fields as a snapshot shows them, in read_state's shape.
+
+        Raises KeyError when a section the action needs was not collected.
+        Subclasses implement this. The base class raises NotImplementedError.
+        """
+        raise NotImplementedError(_step_not_implemented(cls, "observe its target in a snapshot"))
+
+    @classmethod
+    def precondition(cls, snapshot: object, arguments: Mapping[str, object]) -> dict[str, object] | None:
+        """Return ``{"fields", "fingerprint"}`` observed in ``snapshot``, or None when it cannot be observed.
+
+        None means the snapshot lacks a section the action reads, or the
+        action does not implement ``observe``; apply refuses such an action.
+        """
+        from engine.apply.state import state_fingerprint
+
+        try:
+            fields = cls.observe(snapshot, arguments)
+        except (KeyError, NotImplementedError):
+            return None
+
+        return {"fields": fields, "fingerprint": state_fingerprint(fields)}
+
+    def comparable_state(self, state: Mapping[str, object]) -> dict[str, object]:
+        """Return ``state`` without its volatile fields: the part a precondition compares."""
+        return {key: value for key, value in state.items() if key not in self.volatile_fields}
 
     def read_state(self, client: object, arguments: Mapping[str, object]) -> dict[str, object]:
-        """Return the target's current state, which the plan fingerprints as the precondition.
+        """Return the target's current managed fields, read live, in the shape ``observe`` returns.
 
         Subclasses implement this. The base class raises NotImplementedError.
         """
         raise NotImplementedError(_step_not_implemented(self, "read the state of its target"))
 
-    def execute(self, client: object, arguments: Mapping[str, object]) -> dict[str, object]:
-        """Make the change against the tenant and return the API response.
+    def desired_state(self, client: object, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
+        """Return the managed fields as executing the action on ``state`` leaves them.
 
         Subclasses implement this. The base class raises NotImplementedError.
         """
+        raise NotImplementedError(_step_not_implemented(self, "compute its desired state"))
+
+    def is_applied(self, before: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> bool:
+        """Return whether ``current`` shows the change that turns ``before`` into ``desired``.
+
+        The default compares the normalised non-volatile fields of ``current``
+        and ``desired``; an action whose effect is a volatile field overrides it.
+        """
+        from engine.apply.state import normalize_state
+
+        return normalize_state(self.comparable_state(current)) == normalize_state(self.comparable_state(desired))
+
+    def principals(self, client: object, arguments: Mapping[str, object]) -> frozenset[str]:
+        """Return the ids and sign-in names, in lower case, of the accounts the action touches.
+
+        Apply refuses an action touching a break-glass account. The default
+        returns the value of a ``user`` argument; subclasses add the aliases
+        they can read from the tenant.
+        """
+        value = arguments.get("user")
+
+        return frozenset({value.lower()}) if isinstance(value, str) and value else frozenset()
+
+    def execute(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        state: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """Make the change against the tenant and return a summary of the requests sent.
+
+        ``state`` is the live state just read, so the action need not read it
+        again. Subclasses implement this. The base class raises NotImplementedError.
+        """
         raise NotImplementedError(_step_not_implemented(self, "execute"))
 
-    def verify(self, client: object, arguments: Mapping[str, object]) -> bool:
+    def verify(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        before: Mapping[str, object] | None = None,
+    ) -> bool:
         """Re-read the target and return whether the change took effect.
 
-        Subclasses implement this. The base class raises NotImplementedError.
+        ``before`` is the state read before ``execute``, which an action whose
+        effect is a volatile field compares against. Subclasses implement this.
+        The base class raises NotImplementedError.
         """
         raise NotImplementedError(_step_not_implemented(self, "verify its change"))
 
@@ -184,11 +270,67 @@ class Action:
         raise NotImplementedError(_step_not_implemented(self, "undo its change"))
 
 
-def _step_not_implemented(action: Action, step: str) -> str:
-    return (
-        f"remediation action {type(action).name} cannot {step}: "
-        "carrying out actions against a tenant is not implemented yet"
-    )
+class StateAction(Action):
+    """An action that moves a target's managed fields to a desired state through ``write_state``.
+
+    Subclasses implement ``observe``, ``read_state``, ``desired_state`` and
+    ``write_state``. This class derives ``execute``, ``verify`` and ``undo``
+    from them, so a write is always the difference between two states and an
+    undo is the same write towards the state read before the change.
+    """
+
+    def write_state(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        current: Mapping[str, object],
+        wanted: Mapping[str, object],
+    ) -> dict[str, object]:
+        """Send the writes that turn ``current`` into ``wanted``; return ``{"requests": [...]}``.
+
+        Subclasses implement this. The base class raises NotImplementedError.
+        """
+        raise NotImplementedError(_step_not_implemented(self, "write its state"))
+
+    def execute(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        state: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        current = state if state is not None else self.read_state(client, arguments)
+
+        return self.write_state(client, arguments, current, self.desired_state(client, arguments, current))
+
+    def verify(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        before: Mapping[str, object] | None = None,
+    ) -> bool:
+        current = self.read_state(client, arguments)
+        start = before if before is not None else current
+
+        return self.is_applied(start, current, self.desired_state(client, arguments, start))
+
+    def undo(
+        self,
+        client: object,
+        arguments: Mapping[str, object],
+        prior_state: Mapping[str, object],
+    ) -> dict[str, object]:
+        if not self.reversible:
+            return super().undo(client, arguments, prior_state)
+
+        current = self.read_state(client, arguments)
+
+        return self.write_state(client, arguments, current, prior_state)
+
+
+def _step_not_implemented(action: Action | type[Action], step: str) -> str:
+    action_class = action if isinstance(action, type) else type(action)
+
+    return f"remediation action {action_class.name} cannot {step}: its class does not implement this step"
 
 
 def declaration_problems(action: type) -> list[str]:

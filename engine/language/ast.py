@@ -244,8 +244,10 @@ class Policy(Node):
     """A policy block; ``for_var`` is None for a tenant-level assertion."""
 
     id: str
+    id_pos: Position | None = None
     title: str | None = None
     severity: str | None = None
+    severity_pos: Position | None = None
     controls: list[str] = field(default_factory=list)
     description: str | None = None
     when: Expr | None = None

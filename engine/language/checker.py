@@ -118,11 +118,17 @@ class _Checker:
         self.call_stack: list[ast.Func] = []
         self.param_types: dict[str, Type] = {}
         self.param_decls: dict[str, ast.Param] = {}
+        # Calls being checked, outermost first. A function body is checked once per combination of argument types.
+        self.call_sites: list[ast.Call] = []
 
     # Declarations ----------------------------------------------------------
 
     def error(self, node: ast.Node | Position, code: str, message: str, *notes: str) -> None:
         position = node if isinstance(node, Position) else node.pos
+        if self.call_sites and not getattr(self.call_sites[0], "synthetic", False):
+            # Inside a function the argument types come from the call, so the note names that call.
+            site = self.call_sites[0].pos
+            notes = (*notes, f"note: checked for the call at {site.file}:{site.line}:{site.column}")
         self.sink.error(position, code, message, *notes)
 
     def collect_declarations(self) -> None:
@@ -130,26 +136,27 @@ class _Checker:
             package = self.packages.setdefault(module.package, PackageInfo(module.package))
             package.modules.append(module)
             for param in module.params:
-                self._declare(package.params, param, "param")
+                self._declare(package, package.params, param, "param")
             for let in module.lets:
-                self._declare(package.lets, let, "let")
+                self._declare(package, package.lets, let, "let")
             for func in module.funcs:
                 if func.name in BUILTINS:
                     self.error(func, "shadowed_builtin", f"function '{func.name}' has the name of a built-in function")
                     continue
-                self._declare(package.funcs, func, "func")
+                self._declare(package, package.funcs, func, "func")
 
-    def _declare(self, table: dict, node, kind: str) -> None:
+    def _declare(self, package: PackageInfo, table: dict, node, kind: str) -> None:
         if node.name in PROVIDERS:
             self.error(node, "reserved_name", f"'{node.name}' is reserved for snapshot data")
             return
-        if node.name in table:
-            first = table[node.name].pos
+        # Params, lets and functions share one namespace per package.
+        first = package.params.get(node.name) or package.lets.get(node.name) or package.funcs.get(node.name)
+        if first is not None:
             self.error(
                 node,
                 "duplicate_name",
                 f"{kind} '{node.name}' is already declared in this package",
-                f"note: first declared at {first.file}:{first.line}:{first.column}",
+                f"note: first declared at {first.pos.file}:{first.pos.line}:{first.pos.column}",
             )
             return
         table[node.name] = node
@@ -176,6 +183,8 @@ class _Checker:
             for param in package.params.values():
                 declared = self._type_of_ref(param.type)
                 if declared is None:
+                    # Uses of the param are checked as 'any', so they do not repeat the error as unknown names.
+                    package.param_types[param.name] = ANY
                     continue
                 package.param_types[param.name] = declared
                 previous = self.param_types.get(param.name)
@@ -197,6 +206,7 @@ class _Checker:
                 module = next(module for module in package.modules if param in module.params)
                 scope = _Scope(module, package, _Frame(), [{}], set(), constant=True)
                 actual = self.check_expr(param.default, scope)
+                param.frame_size = scope.frame.size
                 if not _assignable(actual, declared):
                     self.error(
                         param.default,
@@ -232,9 +242,9 @@ class _Checker:
             package = self.packages[module.package]
             for policy in module.policies:
                 if policy.id in seen:
-                    first = seen[policy.id].pos
+                    first = seen[policy.id].id_pos or seen[policy.id].pos
                     self.error(
-                        policy,
+                        policy.id_pos or policy,
                         "duplicate_policy",
                         f"policy id '{policy.id}' is already used",
                         f"note: first used at {first.file}:{first.line}:{first.column}",
@@ -249,21 +259,22 @@ class _Checker:
     def check_policy(self, module: ast.Module, package: PackageInfo, policy: ast.Policy) -> None:
         if not _POLICY_ID.match(policy.id):
             self.error(
-                policy,
+                policy.id_pos or policy,
                 "invalid_policy_id",
                 f"policy id '{policy.id}' is not a dotted lower-case name",
                 "want: for example m365.mfa.all-users",
             )
-        if policy.title is None:
-            self.error(policy, "missing_clause", f"policy '{policy.id}' has no 'title'")
-        if policy.severity is None:
-            self.error(policy, "missing_clause", f"policy '{policy.id}' has no 'severity'", f"want: one of {', '.join(SEVERITIES)}")
-        elif policy.severity not in SEVERITIES:
+        # One diagnostic for both clauses: two at the same position would hide the second.
+        missing = [f"'{clause}'" for clause, value in (("title", policy.title), ("severity", policy.severity)) if value is None]
+        if missing:
+            notes = [f"want: severity one of {', '.join(SEVERITIES)}"] if policy.severity is None else []
+            self.error(policy, "missing_clause", f"policy '{policy.id}' has no {' and no '.join(missing)}", *notes)
+        if policy.severity is not None and policy.severity not in SEVERITIES:
             notes = [f"want: one of {', '.join(SEVERITIES)}"]
             guess = suggest(policy.severity, SEVERITIES)
             if guess:
                 notes.append(f"did you mean '{guess}'?")
-            self.error(policy, "invalid_severity", f"unknown severity '{policy.severity}'", *notes)
+            self.error(policy.severity_pos or policy, "invalid_severity", f"unknown severity '{policy.severity}'", *notes)
 
         frame = _Frame()
         scope = _Scope(module, package, frame, [{}], set())
@@ -389,8 +400,16 @@ class _Checker:
         if node.id in PROVIDERS:
             if scope.constant:
                 self.error(node, "not_constant", "a param default cannot read snapshot data")
-            node.binding = ("root", node.id)
-            return self.schema.roots.get(node.id, ANY)
+            else:
+                # Only m365.SECTION reads go through the section status (and so three-valued logic).
+                self.error(
+                    node,
+                    "not_a_value",
+                    f"'{node.id}' is the root of the snapshot, not a value",
+                    f"want: a section, for example {node.id}.users",
+                )
+            node.binding = ("error",)
+            return ANY
         if not scope.constant:
             if node.id in scope.package.param_types:
                 node.binding = ("param", node.id)
@@ -400,7 +419,14 @@ class _Checker:
                 node.binding = ("global", scope.package.name, node.id)
                 return self._global_let_type(let, scope)
         if node.id in self.imports.get(id(scope.module), {}):
-            node.binding = ("package", self.imports[id(scope.module)][node.id])
+            package_name = self.imports[id(scope.module)][node.id]
+            self.error(
+                node,
+                "not_a_value",
+                f"'{node.id}' is the imported package '{package_name}', not a value",
+                f"want: {node.id}.NAME to read a let or call a function of that package",
+            )
+            node.binding = ("error",)
             return ANY
         if node.id in scope.package.funcs or node.id in BUILTINS:
             self.error(node, "function_as_value", f"'{node.id}' is a function; call it with arguments")
@@ -438,7 +464,10 @@ class _Checker:
         self.let_in_progress.add(key)
         module = next(module for module in self.modules if let in module.lets)
         inner = _Scope(module, self.packages[module.package], _Frame(), [{}], set())
+        # A let does not depend on the call that first reads it.
+        call_sites, self.call_sites = self.call_sites, []
         value_type = self.check_expr(let.value, inner)
+        self.call_sites = call_sites
         let.frame_size = inner.frame.size
         self.let_in_progress.discard(key)
         self.let_types[key] = (value_type, frozenset(inner.sections))
@@ -453,9 +482,13 @@ class _Checker:
             imported = self.imports.get(id(scope.module), {}).get(base.id)
             if imported is not None and base.id not in scope.package.lets and base.id not in scope.package.param_types:
                 return self._check_package_member(node, imported, scope)
-        value_type = self.check_expr(base, scope)
-        if getattr(base, "binding", None) and base.binding[0] == "root":
+        if isinstance(base, ast.Name) and base.id in PROVIDERS and scope.lookup(base.id) is None:
+            if scope.constant:
+                self.error(base, "not_constant", "a param default cannot read snapshot data")
+                return ANY
+            base.binding = ("root", base.id)
             return self._check_section(node, base.id, scope)
+        value_type = self.check_expr(base, scope)
 
         return self._field(node, value_type, node.attr)
 
@@ -468,13 +501,13 @@ class _Checker:
             inner = _Scope(owner, package, _Frame(), [{}], scope.sections)
             return self._global_let_type(package.lets[node.attr], inner)
         if node.attr in package.funcs:
-            self.error(node, "function_as_value", f"'{node.attr}' is a function; call it with arguments")
+            self.error(node.field_pos, "function_as_value", f"'{node.attr}' is a function; call it with arguments")
             return ANY
         notes = []
         guess = suggest(node.attr, list(package.lets) + list(package.funcs))
         if guess:
             notes.append(f"did you mean '{guess}'?")
-        self.error(node, "unknown_name", f"package '{package_name}' has no let or function '{node.attr}'", *notes)
+        self.error(node.field_pos, "unknown_name", f"package '{package_name}' has no let or function '{node.attr}'", *notes)
 
         return ANY
 
@@ -521,13 +554,18 @@ class _Checker:
             return ANY
         if value_type.kind in ("list", "set"):
             self.error(
-                node,
+                getattr(node, "field_pos", node.pos),
                 "type_mismatch",
                 f"cannot read field '{name}' of a {value_type.kind}",
                 "want: a quantifier such as any(x in LIST: x." + name + " == …) or a comprehension",
             )
             return ANY
-        self.error(node, "type_mismatch", f"cannot read field '{name}' of a {value_type.kind}", f"have: {value_type}")
+        self.error(
+            getattr(node, "field_pos", node.pos),
+            "type_mismatch",
+            f"cannot read field '{name}' of a {value_type.kind}",
+            f"have: {value_type}",
+        )
 
         return ANY
 
@@ -556,6 +594,10 @@ class _Checker:
                 return self._call_user(node, scope.package.funcs[func.id], scope.package.name, arg_types, scope)
             if func.id in BUILTINS:
                 return self._call_builtin(node, BUILTINS[func.id], arg_types, scope)
+            if func.id in scope.package.param_types or func.id in scope.package.lets or func.id in PROVIDERS:
+                self.error(func, "not_callable", f"'{func.id}' is not a function and cannot be called")
+                node.binding = ("error",)
+                return ANY
             names = set(BUILTINS) | set(scope.package.funcs)
             notes = []
             guess = suggest(func.id, names)
@@ -574,7 +616,7 @@ class _Checker:
                 guess = suggest(func.attr, package.funcs)
                 if guess:
                     notes.append(f"did you mean '{guess}'?")
-                self.error(func, "unknown_function", f"package '{imported}' has no function '{func.attr}'", *notes)
+                self.error(func.field_pos, "unknown_function", f"package '{imported}' has no function '{func.attr}'", *notes)
                 node.binding = ("error",)
                 return ANY
         self.error(func, "not_callable", "only functions can be called")
@@ -587,7 +629,8 @@ class _Checker:
         count = len(arg_types)
         if not builtin.min_args <= count <= builtin.max_args:
             expected = str(builtin.min_args) if builtin.min_args == builtin.max_args else f"{builtin.min_args} to {builtin.max_args}"
-            self.error(node, "wrong_argument_count", f"{builtin.name}() takes {expected} arguments, got {count}")
+            noun = "argument" if expected == "1" else "arguments"
+            self.error(node, "wrong_argument_count", f"{builtin.name}() takes {expected} {noun}, got {count}")
             return ANY
         for index, (wanted, actual) in enumerate(zip(builtin.params, arg_types)):
             if not _assignable(actual, wanted):
@@ -603,7 +646,7 @@ class _Checker:
                 re.compile(node.args[1].value)
             except re.error as error:
                 self.error(node.args[1], "invalid_pattern", f"invalid regular expression: {error}")
-        if scope.constant and (builtin.sections or builtin.name == "now"):
+        if scope.constant and not builtin.constant:
             self.error(node, "not_constant", f"a param default cannot call {builtin.name}()")
         scope.sections |= set(builtin.sections)
 
@@ -617,7 +660,7 @@ class _Checker:
             self.error(
                 node,
                 "wrong_argument_count",
-                f"{func.name}() takes {len(func.params)} arguments, got {len(arg_types)}",
+                f"{func.name}() takes {len(func.params)} argument{'' if len(func.params) == 1 else 's'}, got {len(arg_types)}",
                 f"want: {func.name}({', '.join(func.params)})",
             )
             return ANY
@@ -635,7 +678,9 @@ class _Checker:
         params = {name: _Local(frame.allocate(), arg_type) for name, arg_type in zip(func.params, arg_types)}
         inner = _Scope(module, package, frame, [params], set())
         self.call_stack.append(func)
+        self.call_sites.append(node)
         result = self.check_expr(func.body, inner)
+        self.call_sites.pop()
         self.call_stack.pop()
         func.frame_size = max(getattr(func, "frame_size", 0), frame.size)
         self.instances[key] = (result, frozenset(inner.sections))
@@ -656,6 +701,8 @@ class _Checker:
         right = self.check_expr(node.right, scope)
         op = node.op
         if op == "??":
+            if left.kind == "null":
+                return right
             if left.kind == "any":
                 return right.non_null() if right.kind != "null" else ANY
             return left.non_null()
@@ -851,8 +898,10 @@ def check_modules(modules: list[ast.Module], schema: SchemaTypes, sink: Diagnost
             if not any(key[0] == id(func) for key in checker.instances):
                 module = next(module for module in package.modules if func in module.funcs)
                 scope = _Scope(module, package, _Frame(), [{}], set())
+                call = ast.Call(pos=func.pos, func=ast.Name(pos=func.pos, id=func.name), args=[])
+                call.synthetic = True
                 checker._call_user(
-                    ast.Call(pos=func.pos, func=ast.Name(pos=func.pos, id=func.name), args=[]),
+                    call,
                     func,
                     package.name,
                     [ANY] * len(func.params),

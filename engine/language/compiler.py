@@ -147,7 +147,11 @@ class Compiler:
             if type(value) is dict and type(key) is str:
                 result = value.get(key, ABSENT)
                 if timestamp and type(result) is str:
-                    return parse_timestamp(result)
+                    try:
+                        return parse_timestamp(result)
+                    except ValueError:
+                        message = f"field '{key}' holds {result!r}, which is not an RFC 3339 timestamp"
+                        raise _fail(node, message) from None
                 return result
             if isinstance(value, (list, str)) and type(key) is int:
                 if -len(value) <= key < len(value):
@@ -189,6 +193,8 @@ class Compiler:
                 if error.node is None:
                     error.node = node
                 raise
+            except OverflowError:
+                raise _fail(node, f"the result of {name}() is out of range") from None
 
         return call
 
@@ -268,6 +274,9 @@ class Compiler:
                 return arithmetic(a, b)
             except ZeroDivisionError:
                 raise _fail(node, "division by zero") from None
+            except OverflowError:
+                # Timestamps end at year 9999: now() - 10000 * 365d has no value.
+                raise _fail(node, f"the result of '{op}' is out of range") from None
             except TypeError:
                 message = f"'{op}' cannot combine {type_name(a)} and {type_name(b)}"
                 raise _fail(node, message) from None
@@ -541,10 +550,10 @@ def _as_set(node: ast.Node, value: Any, op: str) -> frozenset:
 
 def _contains(node: ast.Node, container: Any, item: Any) -> bool:
     if isinstance(container, frozenset):
-        try:
-            return item in container and not (isinstance(item, bool) and not any(type(x) is bool for x in container))
-        except TypeError:
-            return False
+        if type(item) is str:
+            return item in container
+        # Python's set lookup finds 1 in {true}; the language keeps booleans and numbers apart.
+        return any(strict_equal(item, candidate) for candidate in container)
     if isinstance(container, (list, tuple)):
         if type(item) is str:
             return item in container

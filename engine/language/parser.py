@@ -8,6 +8,7 @@ decides which ``let`` is tenant-level and which is evaluated per resource.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -29,7 +30,7 @@ _TERMINAL_WORDS = {
     "NUMBER": "a number",
     "DURATION": "a duration such as 90d",
     "COMPARE_OP": "a comparison operator",
-    "QUANTIFIER": "any, all, none or count",
+    "QUANTIFIER": "a quantifier (any, all, none, count)",
     "IS_KIND": "null, absent or empty",
     "$END": "end of file",
 }
@@ -70,8 +71,18 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
-def _expected_words(expected: set[str]) -> str:
-    words = sorted({_describe_terminal(name) for name in expected})
+def _word_order(word: str) -> tuple[int, str]:
+    # Keywords first, then descriptions such as "a name", then punctuation.
+    if word.startswith("'") and word.strip("'").isidentifier():
+        return (0, word)
+    if not word.startswith("'"):
+        return (1, word)
+
+    return (2, word)
+
+
+def _expected_words(expected: set[str], end: str = "end of file") -> str:
+    words = sorted({end if name == "$END" else _describe_terminal(name) for name in expected}, key=_word_order)
     if len(words) > 8:
         words = words[:8] + ["…"]
 
@@ -236,7 +247,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def policy_decl(self, meta, items):
         kwargs = self._meta_kwargs(meta)
-        policy = ast.Policy(id=_string_value(items[0]), **kwargs)
+        policy = ast.Policy(id=_string_value(items[0]), id_pos=self._token_kwargs(items[0])["pos"], **kwargs)
         seen: dict[str, dict] = {}
         single = {"title", "severity", "controls", "description", "when", "for", "assert", "message", "evidence"}
         for kind, value, clause_kwargs in items[1:]:
@@ -266,6 +277,9 @@ class _Builder(Transformer):
                 policy.evidence = value
             elif kind == "remediate":
                 policy.remediations.append(value)
+            elif kind == "severity":
+                policy.severity = value
+                policy.severity_pos = clause_kwargs["pos"]
             elif kind == "when":
                 if "for" in seen:
                     self._fail(clause_kwargs, "clause_order", "'when' must come before 'for'")
@@ -467,15 +481,16 @@ class _Builder(Transformer):
                 buffer.append(char)
                 index += 2
                 continue
+            brace = {**kwargs, "pos": Position(self.file, kwargs["pos"].line, kwargs["pos"].column + 1 + index)}
             if char == "}":
-                self._fail(kwargs, "invalid_template", "unmatched '}' in message", "want: '}}' for a literal brace")
+                self._fail(brace, "invalid_template", "unmatched '}' in message", "want: '}}' for a literal brace")
             if char != "{":
                 buffer.append(char)
                 index += 1
                 continue
             close = text.find("}", index)
             if close < 0:
-                self._fail(kwargs, "invalid_template", "unclosed '{' in message", "want: '{{' for a literal brace")
+                self._fail(brace, "invalid_template", "unclosed '{' in message", "want: '{{' for a literal brace")
             if buffer:
                 parts.append(ast.TemplatePart(text="".join(buffer), expr=None, **kwargs))
                 buffer = []
@@ -500,7 +515,34 @@ def _string_value(token: Token) -> str:
     return json.loads(text)
 
 
-def _syntax_diagnostic(error: UnexpectedInput, file: str, line_offset: int, column_offset: int) -> Diagnostic:
+def _accepted(error: UnexpectedInput, fallback) -> set[str]:
+    """Return the terminals the parser accepts where it stopped.
+
+    LALR merges states, so the ``expected`` set Lark reports can list tokens
+    that are not valid here; the interactive parser tries each one instead.
+    """
+    interactive = getattr(error, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except UnexpectedInput:
+            pass
+
+    return set(fallback)
+
+
+def _previous_token(error: UnexpectedInput) -> Token | None:
+    state = getattr(error, "state", None)
+    stack = getattr(state, "value_stack", None)
+    if not stack or not isinstance(stack[-1], Token):
+        return None
+
+    return stack[-1]
+
+
+def _syntax_diagnostic(
+    error: UnexpectedInput, file: str, line_offset: int, column_offset: int, end: str = "end of file"
+) -> Diagnostic:
     line = getattr(error, "line", 1) or 1
     column = getattr(error, "column", 1) or 1
     if line == 1:
@@ -508,19 +550,28 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, line_offset: int, colu
     position = Position(file, line + line_offset, column)
     if isinstance(error, UnexpectedCharacters):
         char = error.char
-        return Diagnostic(position, "syntax_error", f"unexpected character {char!r}", (f"want: {_expected_words(error.allowed)}",))
+        expected = _accepted(error, error.allowed)
+        if char in "\"'":
+            message = "unterminated string: a string must end on the line where it starts"
+            return Diagnostic(position, "syntax_error", message)
+        return Diagnostic(position, "syntax_error", f"unexpected character {char!r}", (f"want: {_expected_words(expected, end)}",))
     if isinstance(error, UnexpectedEOF):
-        return Diagnostic(position, "syntax_error", "unexpected end of file", (f"want: {_expected_words(set(error.expected))}",))
+        return Diagnostic(position, "syntax_error", f"unexpected {end}", (f"want: {_expected_words(set(error.expected), end)}",))
     if isinstance(error, UnexpectedToken):
         token = error.token
-        found = "end of file" if token.type == "$END" else repr(str(token))
-        notes = [f"want: {_expected_words(set(error.expected))}"]
-        keywords = [
-            _describe_terminal(name).strip("'") for name in error.expected if _describe_terminal(name).startswith("'")
-        ]
+        expected = _accepted(error, error.expected)
+        found = end if token.type == "$END" else repr(str(token))
+        notes = [f"want: {_expected_words(expected, end)}"]
+        keywords = [_describe_terminal(name).strip("'") for name in expected if _describe_terminal(name).startswith("'")]
         guess = suggest(str(token), [word for word in keywords if word.isidentifier()])
         if guess is not None and token.type != "$END":
             notes.append(f"did you mean '{guess}'?")
+        previous = _previous_token(error)
+        if previous is not None and previous.type == "QUANTIFIER":
+            notes.append(
+                f"note: '{previous}' is a quantifier, written {previous}(x in COLLECTION: CONDITION); "
+                "it cannot name a let or a variable"
+            )
         return Diagnostic(position, "syntax_error", f"unexpected {found}", tuple(notes))
 
     return Diagnostic(position, "syntax_error", str(error).splitlines()[0])
@@ -531,7 +582,11 @@ def _parse_fragment(text: str, file: str, line: int, column: int) -> ast.Expr:
     try:
         tree = _parser().parse(text, start="expr")
     except UnexpectedInput as error:
-        raise _Failure(_syntax_diagnostic(error, file, line - 1, column - 1)) from None
+        diagnostic = _syntax_diagnostic(error, file, line - 1, column - 1, end="end of the expression in braces")
+        if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
+            # Point at the closing brace, not at the last token before it.
+            diagnostic = replace(diagnostic, position=Position(file, line, column + len(text)))
+        raise _Failure(diagnostic) from None
     builder = _Builder(file, text, line_offset=line - 1, column_offset=column - 1)
 
     return _transform(builder, tree)

@@ -22,7 +22,7 @@ from engine.language.checker import Program, check_modules
 from engine.language.compiler import Compiled, Compiler
 from engine.language.parser import parse_module
 from engine.language.types import SchemaTypes, Type, snapshot_types
-from engine.language.values import EvalError, format_value
+from engine.language.values import ABSENT, EvalError, format_value, strict_equal, to_json, type_name
 
 __all__ = ["CompiledPolicy", "PolicySet", "load_policies", "compile_sources", "POLICY_SUFFIX"]
 
@@ -50,6 +50,7 @@ class CompiledPolicy:
     providers: frozenset[str]
     frame_size: int
     when: Compiled | None
+    when_node: ast.Expr | None
     lets: list[tuple[int, Compiled]]
     collection: Compiled | None
     collection_node: ast.Expr | None
@@ -176,6 +177,8 @@ def _evidence_leaves(node: ast.Expr) -> list[ast.Expr]:
         return [side for side in (node.left, node.right) if not isinstance(side, (ast.Literal, ast.ListLiteral))]
     if isinstance(node, ast.IsCheck):
         return [node.operand]
+    if isinstance(node, ast.Literal):
+        return []
 
     return [node]
 
@@ -218,6 +221,7 @@ def _compile_policy(compiler: Compiler, module: ast.Module, policy: ast.Policy) 
         providers=frozenset(section.split(".", 1)[0] for section in policy.sections),
         frame_size=policy.frame_size,
         when=compiler.compile(policy.when) if policy.when is not None else None,
+        when_node=policy.when,
         lets=[(let.slot, compiler.compile(let.value)) for let in policy.lets],
         collection=compiler.compile(policy.collection) if policy.collection is not None else None,
         collection_node=policy.collection,
@@ -274,10 +278,9 @@ def compile_sources(
         raise PolicyError(sink.sorted(), _render(sink, texts))
     compiler = Compiler(program)
     policies = [_compile_policy(compiler, module, policy) for module, policy in program.policies]
-    defaults = {}
-    for name, param in program.param_defaults.items():
-        if param.default is not None:
-            defaults[name] = compiler.compile(param.default)([None] * 8, None)
+    defaults = _param_defaults(compiler, program, sink)
+    if sink:
+        raise PolicyError(sink.sorted(), _render(sink, texts))
 
     return PolicySet(
         policies=policies,
@@ -287,6 +290,67 @@ def compile_sources(
         param_types=program.param_types,
         param_defaults=defaults,
     )
+
+
+def _param_defaults(compiler: Compiler, program: Program, sink: DiagnosticSink) -> dict[str, Any]:
+    """Evaluate every param default once and return the defaults as plain JSON values.
+
+    A default that fails, has no value, or differs from the default another
+    package declares for the same name is a diagnostic: one value applies to
+    every package, so two defaults would leave one package silently wrong.
+    """
+    defaults: dict[str, Any] = {}
+    first: dict[str, ast.Param] = {}
+    declarations = [param for package in program.packages.values() for param in package.params.values()]
+    for param in sorted(declarations, key=lambda item: (item.pos.file, item.pos.line, item.pos.column)):
+        name = param.name
+        if param.default is None or name not in program.param_types:
+            continue
+        # The checker allowed no snapshot, clock, params or lets here, so no context is needed.
+        frame = [None] * getattr(param, "frame_size", 0)
+        try:
+            value = compiler.compile(param.default)(frame, None)
+        except EvalError as error:
+            node = error.node or param.default
+            sink.error(node.pos, "invalid_default", f"default of param '{name}' cannot be evaluated: {error.message}")
+            continue
+        if value is None or value is ABSENT:
+            sink.error(
+                param.default.pos,
+                "invalid_default",
+                f"default of param '{name}' is {type_name(value)}",
+                f"want: a value of type {program.param_types[name]}, or no default so every params file must set it",
+            )
+            continue
+        if name in defaults:
+            declared = program.param_types[name]
+            if not strict_equal(_comparable_default(defaults[name], declared), _comparable_default(value, declared)):
+                where = first[name].pos
+                sink.error(
+                    param.default.pos,
+                    "param_default_conflict",
+                    f"param '{name}' has another default at {where.file}:{where.line}:{where.column}",
+                    f"have: {format_value(value)}",
+                    f"want: {format_value(defaults[name])}, the same default in every package (or none here)",
+                )
+            continue
+        defaults[name] = value
+        first[name] = param
+
+    # In the form a params file writes values (90d, RFC 3339 text, lists), so
+    # resolve_params checks a default exactly as it checks an override.
+    return {name: to_json(value) for name, value in defaults.items()}
+
+
+def _comparable_default(value: Any, declared: Type) -> Any:
+    # A set<T> default is written as a list, whose order does not matter.
+    if declared.kind == "set" and isinstance(value, list):
+        try:
+            return frozenset(value)
+        except TypeError:
+            return value
+
+    return value
 
 
 def _render(sink: DiagnosticSink, texts: dict[str, str]) -> str:

@@ -86,13 +86,20 @@ class EvalError(Exception):
 
 
 def strict_equal(left: Any, right: Any) -> bool:
-    """Equality without Python's ``True == 1`` and ``absent == null`` conflations."""
+    """Equality without Python's ``True == 1`` and ``absent == null`` conflations.
+
+    The rule applies inside lists, sets and objects too: ``[true] != [1]``.
+    """
     if type(left) is bool or type(right) is bool:
         return type(left) is type(right) and left == right
     if left is ABSENT or right is ABSENT:
         return left is right
     if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
         return len(left) == len(right) and all(strict_equal(a, b) for a, b in zip(left, right))
+    if isinstance(left, frozenset) and isinstance(right, frozenset):
+        return len(left) == len(right) and all(any(strict_equal(a, b) for b in right) for a in left)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(strict_equal(left[key], right[key]) for key in left)
 
     return left == right
 
@@ -100,7 +107,8 @@ def strict_equal(left: Any, right: Any) -> bool:
 @lru_cache(maxsize=65536)
 def parse_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 / ISO 8601 timestamp; a value without offset is taken as UTC."""
-    value = datetime.fromisoformat(text)
+    # RFC 3339 allows a lower-case "t" and "z"; fromisoformat does not.
+    value = datetime.fromisoformat(text.upper())
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
 

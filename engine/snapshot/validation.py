@@ -7,10 +7,11 @@ section has its data, and a section that is not ok has none.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -100,13 +101,65 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(_schema(), format_checker=format_checker)
 
 
+def _nullable_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of the schema with each ``oneOf: [null, $ref]`` to an object written as one nullable object.
+
+    Both forms accept the same values, because an object schema never matches
+    null. fastjsonschema tries every oneOf branch and builds an exception for
+    each one that fails, which for an object is always the null branch; a
+    nullable object is a single isinstance check.
+    """
+    schema = copy.deepcopy(schema)
+    definitions = schema["$defs"]
+    nullable: set[str] = set()
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item)
+            return
+        if not isinstance(node, dict):
+            return
+
+        branches = node.get("oneOf")
+        if len(node) == 1 and isinstance(branches, list) and len(branches) == 2 and branches[0] == {"type": "null"}:
+            reference = branches[1].get("$ref") if len(branches[1]) == 1 else None
+            name = reference.rsplit("/", 1)[-1] if isinstance(reference, str) else None
+            if name is not None and definitions.get(name, {}).get("type") == "object":
+                nullable.add(name)
+                node.clear()
+                node["$ref"] = f"{reference}OrNull"
+                return
+        for value in node.values():
+            rewrite(value)
+
+    rewrite(schema)
+    for name in nullable:
+        definitions[f"{name}OrNull"] = {**definitions[name], "type": ["object", "null"]}
+
+    return schema
+
+
+# fastjsonschema names each array item's JSON path with str.format(**locals())
+# before it descends into the item. Only pass or fail is used here (jsonschema
+# explains a failure), so the generated code gets a constant name instead.
+_ITEM_PATH_NAME = re.compile(r'\(name_prefix or "data"\) \+ "[^"\n]*"\.format\(\*\*locals\(\)\)')
+_FIRST_FUNCTION = re.compile(r"^def (\w+)\(", re.MULTILINE)
+
+
 @cache
 def _compiled_validator() -> Any:
     # fastjsonschema implements draft-07. The schema uses only keywords that
     # mean the same in draft-07 and 2020-12, and no $ref has sibling keywords
     # (draft-07 would ignore them).
-    schema = {**_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
-    return fastjsonschema.compile(schema, formats={"date-time": is_rfc3339})
+    schema = {**_nullable_refs(_schema()), "$schema": "http://json-schema.org/draft-07/schema#"}
+    code = fastjsonschema.compile_to_code(schema, formats={"date-time": is_rfc3339})
+    code = _ITEM_PATH_NAME.sub('(name_prefix or "data")', code)
+
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<compiled snapshot schema>", "exec"), namespace)  # noqa: S102 (code generated from our schema)
+    entry = _FIRST_FUNCTION.search(code).group(1)
+    return partial(namespace[entry], custom_formats={"date-time": is_rfc3339})
 
 
 def _item_count(document: dict[str, Any]) -> int:
@@ -297,7 +350,9 @@ def validate_document(document: Any, source: str) -> None:
         )
         raise SnapshotError(message)
 
-    large = _item_count(document) >= FAST_PATH_MIN_ITEMS
+    # Once compiled in this process, the compiled validator is the faster check for any document.
+    compiled = _compiled_validator.cache_info().currsize > 0
+    large = compiled or _item_count(document) >= FAST_PATH_MIN_ITEMS
     if not (large and _passes_compiled_validator(document)):
         _raise(source, _schema_problems(document))
     _raise(source, _consistency_problems(document))

@@ -17,6 +17,8 @@ class Builtin:
     Unless ``handles_unknown`` is set, a call with an unknown argument returns
     that unknown without calling the function; unless ``accepts_null`` is set,
     a null or absent argument is a runtime error naming the argument.
+    ``constant`` is False for a function that reads the snapshot or the clock,
+    which a param default may not call.
     """
 
     name: str
@@ -29,6 +31,7 @@ class Builtin:
     handles_unknown: bool = False
     accepts_null: bool = False
     param_names: tuple[str, ...] = field(default=())
+    constant: bool = True
 
     @property
     def max_args(self) -> int:
@@ -55,6 +58,7 @@ def builtin(
     handles_unknown: bool = False,
     accepts_null: bool = False,
     param_names: tuple[str, ...] = (),
+    constant: bool = True,
 ):
     """Register the decorated function as a built-in called ``name``."""
 
@@ -70,6 +74,7 @@ def builtin(
             handles_unknown=handles_unknown,
             accepts_null=accepts_null,
             param_names=param_names,
+            constant=constant and not sections,
         )
         return function
 

@@ -9,7 +9,7 @@ from engine.language.types import DURATION, NUMBER, STRING, TIMESTAMP, list_of
 from engine.language.values import ABSENT, EvalError, parse_timestamp
 
 
-@builtin("now", (), TIMESTAMP, summary="The evaluation time: --now, or the snapshot's collection time.")
+@builtin("now", (), TIMESTAMP, summary="The evaluation time: --now, or the snapshot's collection time.", constant=False)
 def now(context):
     return context.now
 
