@@ -200,7 +200,7 @@ def test_policy_type_error(broken_policy, safeguard):
     assert re.search(r"bad\.sg:6:21: type_mismatch: cannot read field 'foo'", lines[first]), err
     assert "assert m365.users.foo == 1" in lines[first + 1]
     assert "^" == lines[first + 2].strip()
-    assert lines[first + 1].index("m365") == lines[first + 2].index("^")
+    assert lines[first + 1].index("foo") == lines[first + 2].index("^")
     assert "Traceback" not in err
 
 
