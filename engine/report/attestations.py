@@ -1,0 +1,261 @@
+"""Manual attestations: statements about 16 CFR 314.4 elements that no tenant API can check.
+
+An attestations file (schema/attestations.schema.json) lists, per element, what
+is attested, where the evidence is, who owns it and when it was last reviewed.
+The HTML evidence report shows each attestation under its element and flags a
+review more than 12 months older than the plan's evaluation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+from engine.diagnostics import DiagnosticSink, Position, render, suggest
+from engine.errors import InputError
+from engine.report.elements import ELEMENTS, Element, element_of
+
+__all__ = [
+    "Attestation",
+    "SCHEMA_PATH",
+    "REVIEW_CURRENT",
+    "REVIEW_STALE",
+    "REVIEW_FUTURE",
+    "load_attestations",
+    "parse_attestations",
+    "review_due",
+    "review_state",
+]
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "attestations.schema.json"
+
+REVIEW_CURRENT = "current"
+REVIEW_STALE = "stale"
+# A review dated after the evaluation: the attestations file is newer than the plan.
+REVIEW_FUTURE = "future"
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """One statement about an element, with its evidence, owner and last review date."""
+
+    element: Element
+    statement: str
+    evidence: str
+    owner: str
+    last_reviewed: date
+    # Tenant names, domains or ids the statement covers. Empty covers every tenant.
+    tenants: tuple[str, ...] = ()
+    # FILE:LINE of the entry, shown in the report so a reader can find it.
+    source: str = ""
+
+    def applies_to(self, identifiers: Iterable[str]) -> bool:
+        """Return whether the statement covers a tenant known by any of ``identifiers``."""
+        if not self.tenants:
+            return True
+
+        return any(identifier in self.tenants for identifier in identifiers)
+
+
+def review_due(last_reviewed: date) -> date:
+    """Return the date 12 months after ``last_reviewed``. A review on 29 February falls due on 28 February."""
+    try:
+        return last_reviewed.replace(year=last_reviewed.year + 1)
+    except ValueError:
+        return last_reviewed.replace(year=last_reviewed.year + 1, day=28)
+
+
+def review_state(attestation: Attestation, evaluated_at: datetime) -> str:
+    """Classify the last review against the evaluation time (UTC date): current, stale or future.
+
+    Stale means more than 12 months old: a review on 2025-11-30 is current on
+    2026-11-30 and stale from 2026-12-01.
+    """
+    evaluated = evaluated_at.date() if evaluated_at.tzinfo is None else evaluated_at.astimezone(timezone.utc).date()
+    if attestation.last_reviewed > evaluated:
+        return REVIEW_FUTURE
+    if evaluated > review_due(attestation.last_reviewed):
+        return REVIEW_STALE
+
+    return REVIEW_CURRENT
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps dates as strings, so the schema and this module check them."""
+
+
+# PyYAML turns 2026-02-30 into an uncaught ValueError. Without the timestamp
+# resolver it stays a string, and the loader reports it with the field name.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_attestations(path: str | Path) -> list[Attestation]:
+    """Read and validate an attestations YAML file, raising InputError that names the file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        message = f"{path}: attestations file not found"
+        raise InputError(message) from None
+    except (OSError, UnicodeDecodeError) as error:
+        message = f"{path}: cannot read attestations file: {error}"
+        raise InputError(message) from None
+
+    return parse_attestations(text, path)
+
+
+def parse_attestations(text: str, path: str | Path = "attestations.yaml") -> list[Attestation]:
+    """Validate attestations YAML text. ``path`` names the file in messages."""
+    file = str(path)
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        # _Loader is a SafeLoader: no arbitrary Python objects.
+        document = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = getattr(error, "problem", None) or str(error)
+        message = f"{file}:{line}:{column}: invalid_yaml: {problem}"
+        raise InputError(message) from None
+
+    positions = _positions(root)
+    sink = DiagnosticSink()
+
+    def report(where: tuple, message: str) -> None:
+        line, column = positions.get(where, (1, 1))
+        sink.error(Position(file, line, column), "invalid_attestation", message)
+
+    if not isinstance(document, dict):
+        report((), "an attestations file must be a mapping with an `attestations` list")
+        _raise(sink, file, text)
+
+    for error in sorted(_validator().iter_errors(document), key=lambda item: list(map(str, item.absolute_path))):
+        where = tuple(error.absolute_path)
+        at = where
+        if error.validator == "additionalProperties":
+            unknown = sorted(key for key in error.instance if key not in error.schema.get("properties", {}))
+            at = (*where, unknown[0])
+        line, column = positions.get(at, positions.get(where, (1, 1)))
+        sink.error(Position(file, line, column), "invalid_attestation", f"{_field_label(where)}: {_describe(error)}")
+    if sink:
+        _raise(sink, file, text)
+
+    attestations = []
+    for index, raw in enumerate(document["attestations"]):
+        where = ("attestations", index, "lastReviewed")
+        try:
+            reviewed = date.fromisoformat(raw["lastReviewed"])
+        except ValueError:
+            report(where, f"{_field_label(where)}: {raw['lastReviewed']!r} is not a calendar date; write YYYY-MM-DD")
+            continue
+        element = element_of(raw["element"])
+        line, _ = positions.get(("attestations", index), (1, 1))
+        attestations.append(
+            Attestation(
+                element=element,
+                statement=raw["statement"],
+                evidence=raw["evidence"],
+                owner=raw["owner"],
+                last_reviewed=reviewed,
+                tenants=tuple(raw.get("tenants", ())),
+                source=f"{file}:{line}",
+            )
+        )
+    if sink:
+        _raise(sink, file, text)
+
+    return attestations
+
+
+def _raise(sink: DiagnosticSink, file: str, text: str) -> None:
+    message = render(sink.sorted(), {file: text})
+    if sink.truncated:
+        message = f"{message}\n(further errors not shown)"
+    raise InputError(message)
+
+
+def _positions(root: yaml.Node | None) -> dict[tuple, tuple[int, int]]:
+    """Map the JSON path of every YAML node to its 1-based line and column."""
+    found: dict[tuple, tuple[int, int]] = {}
+    stack: list[tuple[tuple, yaml.Node]] = [((), root)] if root is not None else []
+    while stack:
+        where, node = stack.pop()
+        found[where] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(((*where, key.value), value) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(((*where, index), value) for index, value in enumerate(node.value))
+
+    return found
+
+
+def _field_label(where: tuple) -> str:
+    if len(where) >= 2 and where[0] == "attestations":
+        rest = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where[2:])
+        return f"attestations[{where[1]}]{rest}"
+
+    return ".".join(str(part) for part in where) or "attestations file"
+
+
+def _describe(error: ValidationError) -> str:
+    validator = error.validator
+    if validator == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return "missing required field " + ", ".join(f"`{name}`" for name in missing)
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(key for key in error.instance if key not in allowed)
+        message = "unknown field " + ", ".join(f"`{key}`" for key in unknown)
+        closest = suggest(unknown[0], allowed) if len(unknown) == 1 else None
+        if closest is not None:
+            return f"{message}; did you mean `{closest}`?"
+        return f"{message}; allowed: {', '.join(allowed)}"
+    if validator == "enum":
+        closest = suggest(str(error.instance), error.validator_value)
+        hint = f"; did you mean {closest!r}?" if closest else ""
+        keys = ", ".join(element.key for element in ELEMENTS)
+        return f"{error.instance!r} is not an element of 16 CFR 314.4{hint} Write 'FTC 16 CFR 314.4' and one of {keys}"
+    if validator == "pattern":
+        return f"{error.instance!r} is not a date; write YYYY-MM-DD"
+    if validator == "type" and error.instance is None:
+        return f"has no value; write a {error.validator_value}"
+    if validator == "type":
+        return f"{error.instance!r} must be of type {error.validator_value}"
+    if validator in ("minLength", "minItems"):
+        return "must not be empty"
+    if validator == "uniqueItems":
+        return "lists a tenant twice"
+
+    return error.message
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    # A source checkout has schema/ at the top. An installed package would
+    # carry a copy as package data under engine/schemas/.
+    # NOTE: no build step copies schema/ there yet, so only a source checkout
+    # or an editable install finds the schema.
+    source: Any = SCHEMA_PATH if SCHEMA_PATH.exists() else resources.files("engine").joinpath("schemas/attestations.schema.json")
+    try:
+        return orjson.loads(source.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        message = f"cannot read the attestations schema {source}: {error}; reinstall safeguard"
+        raise InputError(message) from error
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(_schema())
+
