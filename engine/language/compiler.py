@@ -8,6 +8,7 @@ the result unknown unless ``and`` / ``or`` can decide without it.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,6 +35,80 @@ def _nothing_message(what: str, value: Any) -> str:
     return f"{what} is {type_name(value)}; handle it with '??' or 'is {type_name(value)}'"
 
 
+_UNSET = object()
+
+
+def _free_slots(node: Any, bound: frozenset[int] = frozenset()) -> set[int] | None:
+    """Return the frame slots an expression reads and does not bind itself, or None if that is unclear."""
+    if isinstance(node, ast.Name):
+        binding = getattr(node, "binding", None)
+        if binding is None:
+            return None
+        if binding[0] == "local":
+            return set() if binding[1] in bound else {binding[1]}
+        return set()
+    if isinstance(node, (ast.Comprehension, ast.Quantifier)):
+        slot = getattr(node, "slot", None)
+        if slot is None:
+            return None
+        inner = bound | {slot}
+        found = _free_slots(node.collection, bound)
+        for child in (getattr(node, "element", None), node.condition, getattr(node, "predicate", None)):
+            if found is None:
+                return None
+            if child is not None:
+                more = _free_slots(child, inner)
+                found = None if more is None else found | more
+        return found
+
+    found: set[int] = set()
+    for item in dataclasses.fields(node):
+        # A call's callee is resolved by the checker and never evaluated as a value.
+        if isinstance(node, ast.Call) and item.name == "func":
+            continue
+        value = getattr(node, item.name)
+        children = value if isinstance(value, list) else [value]
+        for child in children:
+            if isinstance(child, ast.Expr):
+                more = _free_slots(child, bound)
+                if more is None:
+                    return None
+                found |= more
+
+    return found
+
+
+def _hoistable(node: ast.Expr) -> bool:
+    """Whether an expression reads no frame slot and costs more than a lookup."""
+    if isinstance(node, (ast.Literal, ast.Name)):
+        return False
+    if isinstance(node, ast.Attr) and (
+        getattr(node, "section", None) is not None or getattr(node, "binding", (None,))[0] == "global"
+    ):
+        return False
+    if isinstance(node, ast.ListLiteral) and all(isinstance(item, ast.Literal) for item in node.items):
+        return False
+
+    return _free_slots(node) == set()
+
+
+def _once_per_context(function: Compiled) -> Compiled:
+    """Cache the value of a frame-independent expression in the evaluation context."""
+    key = object()
+
+    def once(frame, context):
+        if context is None:
+            return function(frame, context)
+        cache = context.cache
+        value = cache.get(key, _UNSET)
+        if value is _UNSET:
+            value = function(frame, context)
+            cache[key] = value
+        return value
+
+    return once
+
+
 def _kleene_and(values: list[Any]) -> Any:
     unknown = None
     for value in values:
@@ -54,11 +129,30 @@ class Compiler:
         self.program = program
         self.functions: dict[tuple[str, str], tuple[Compiled, int]] = {}
         self.globals: dict[tuple[str, str], tuple[Compiled, int]] = {}
+        self._hoisting = False
 
     def compile(self, node: ast.Expr) -> Compiled:
         method = getattr(self, f"_compile_{type(node).__name__}")
+        if self._hoisting or not _hoistable(node):
+            return method(node)
 
-        return method(node)
+        # An expression that reads no local has one value per evaluation (now() - days(90),
+        # m365.securityDefaults.isEnabled == true): compute it once, not once per record.
+        self._hoisting = True
+        try:
+            function = method(node)
+        finally:
+            self._hoisting = False
+
+        return _once_per_context(function)
+
+    def _compile_apart(self, node: ast.Expr) -> Compiled:
+        """Compile a function body or a let, which run in frames of their own."""
+        hoisting, self._hoisting = self._hoisting, False
+        try:
+            return self.compile(node)
+        finally:
+            self._hoisting = hoisting
 
     # Leaves --------------------------------------------------------------
 
@@ -88,7 +182,7 @@ class Compiler:
         key = (package, name)
         if key not in self.globals:
             let = self.program.packages[package].lets[name]
-            self.globals[key] = (self.compile(let.value), getattr(let, "frame_size", 0))
+            self.globals[key] = (self._compile_apart(let.value), getattr(let, "frame_size", 0))
         function, size = self.globals[key]
 
         def evaluate(frame, context):
@@ -110,25 +204,42 @@ class Compiler:
         binding = getattr(node, "binding", None)
         if binding is not None and binding[0] == "global":
             return self._global(binding[1], binding[2])
-        value_function = self.compile(node.value)
-        name = node.attr
-        timestamp = getattr(node, "timestamp", False)
+
+        # A chain such as user.signInActivity.lastSignInDateTime becomes one closure
+        # that reads field after field, instead of one closure per field.
+        steps = [node]
+        base = node.value
+        while (
+            isinstance(base, ast.Attr)
+            and getattr(base, "section", None) is None
+            and getattr(base, "binding", (None,))[0] != "global"
+        ):
+            steps.append(base)
+            base = base.value
+        steps.reverse()
+        chain = [(step, step.attr, getattr(step, "timestamp", False)) for step in steps]
+        base_binding = getattr(base, "binding", None) if isinstance(base, ast.Name) else None
+        slot = base_binding[1] if base_binding is not None and base_binding[0] == "local" else None
+        base_function = self.compile(base) if slot is None else None
 
         def read(frame, context):
-            value = value_function(frame, context)
-            if type(value) is dict:
-                result = value.get(name, ABSENT)
-                if timestamp and type(result) is str:
-                    try:
-                        return parse_timestamp(result)
-                    except ValueError:
-                        message = f"field '{name}' holds {result!r}, which is not an RFC 3339 timestamp"
-                        raise _fail(node, message) from None
-                return result
-            if value is None or value is ABSENT or type(value) is Unknown:
-                return value
-            message = f"cannot read field '{name}' of a {type_name(value)}"
-            raise _fail(node, message)
+            value = frame[slot] if base_function is None else base_function(frame, context)
+            for step, name, timestamp in chain:
+                if type(value) is dict:
+                    value = value.get(name, ABSENT)
+                    if timestamp and type(value) is str:
+                        try:
+                            value = parse_timestamp(value)
+                        except ValueError:
+                            message = f"field '{name}' holds {value!r}, which is not an RFC 3339 timestamp"
+                            raise _fail(step, message) from None
+                elif value is None or value is ABSENT or type(value) is Unknown:
+                    return value
+                else:
+                    message = f"cannot read field '{name}' of a {type_name(value)}"
+                    raise _fail(step, message)
+
+            return value
 
         return read
 
@@ -179,6 +290,8 @@ class Compiler:
         name = builtin.name
         handles_unknown = builtin.handles_unknown
         accepts_null = builtin.accepts_null
+        if len(argument_functions) == 1 and not handles_unknown:
+            return self._builtin_call_one(node, builtin, argument_functions[0])
 
         def call(frame, context):
             arguments = [argument(frame, context) for argument in argument_functions]
@@ -198,11 +311,34 @@ class Compiler:
 
         return call
 
+    def _builtin_call_one(self, node: ast.Call, builtin, argument_function: Compiled) -> Compiled:
+        """The one-argument case of _builtin_call, without the argument list."""
+        function = builtin.function
+        name = builtin.name
+        accepts_null = builtin.accepts_null
+
+        def call(frame, context):
+            value = argument_function(frame, context)
+            if type(value) is Unknown:
+                return merge_unknown(value)
+            if not accepts_null and (value is None or value is ABSENT):
+                raise _fail(node, _nothing_message(f"argument 1 of {name}()", value))
+            try:
+                return function(context, value)
+            except EvalError as error:
+                if error.node is None:
+                    error.node = node
+                raise
+            except OverflowError:
+                raise _fail(node, f"the result of {name}() is out of range") from None
+
+        return call
+
     def _user_call(self, node: ast.Call, package: str, name: str, argument_functions: list[Compiled]) -> Compiled:
         key = (package, name)
         if key not in self.functions:
             func = self.program.packages[package].funcs[name]
-            self.functions[key] = (self.compile(func.body), getattr(func, "frame_size", len(func.params)))
+            self.functions[key] = (self._compile_apart(func.body), getattr(func, "frame_size", len(func.params)))
         body, size = self.functions[key]
         count = len(argument_functions)
 
@@ -288,19 +424,21 @@ class Compiler:
         right = self.compile(node.right)
         deciding = node.op == "or"  # the value that decides without the other operand
 
-        def check(value, side):
-            if value is True or value is False or type(value) is Unknown:
-                return value
+        def fail(value, side):
             message = f"'{node.op}' needs booleans, but its {side} operand is {type_name(value)}"
-            raise _fail(node, message)
+            return _fail(node, message)
 
         def logic(frame, context):
-            a = check(left(frame, context), "left")
+            a = left(frame, context)
             if a is deciding:
                 return a
-            b = check(right(frame, context), "right")
+            if a is not (not deciding) and type(a) is not Unknown:
+                raise fail(a, "left")
+            b = right(frame, context)
             if b is deciding:
                 return b
+            if b is not (not deciding) and type(b) is not Unknown:
+                raise fail(b, "right")
             if type(a) is Unknown or type(b) is Unknown:
                 return merge_unknown(a, b)
             return not deciding
@@ -329,6 +467,8 @@ class Compiler:
         op = node.op
         if op in ("==", "!="):
             negated = op == "!="
+            if isinstance(node.right, ast.Literal):
+                return _literal_equality(left, node.right.value, negated)
 
             def equality(frame, context):
                 a = left(frame, context)
@@ -366,6 +506,8 @@ class Compiler:
         def membership(frame, context):
             item = left(frame, context)
             container = right(frame, context)
+            if type(item) is str and (type(container) is frozenset or type(container) is list):
+                return (item in container) is not negated
             if type(item) is Unknown or type(container) is Unknown:
                 return merge_unknown(item, container)
             if _is_nothing(container):
@@ -532,6 +674,30 @@ class Compiler:
             return kind in ("all", "none")
 
         return quantify
+
+
+def _literal_equality(left: Compiled, constant: Any, negated: bool) -> Compiled:
+    """The equality closure of _compile_Compare when its right side is a literal."""
+    if type(constant) is bool:
+
+        def equality_bool(frame, context):
+            a = left(frame, context)
+            if type(a) is Unknown:
+                return merge_unknown(a)
+            # Only a boolean equals a boolean: 1 == true is false.
+            return (a is constant) is not negated
+
+        return equality_bool
+
+    def equality(frame, context):
+        a = left(frame, context)
+        if type(a) is Unknown:
+            return merge_unknown(a)
+        if type(a) is str and type(constant) is str:
+            return (a == constant) is not negated
+        return strict_equal(a, constant) is not negated
+
+    return equality
 
 
 def _as_set(node: ast.Node, value: Any, op: str) -> frozenset:

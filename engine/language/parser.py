@@ -119,6 +119,18 @@ class _Builder(Transformer):
     def _fail(self, kwargs: dict, code: str, message: str, *notes: str) -> None:
         raise _Failure(Diagnostic(kwargs["pos"], code, message, tuple(notes)))
 
+    def _text(self, token: Token) -> str:
+        try:
+            return _string_value(token)
+        except json.JSONDecodeError as error:
+            problem = "invalid escape in string" if "escape" in error.msg else f"invalid string: {error.msg.lower()}"
+            self._fail(
+                self._token_kwargs(token),
+                "syntax_error",
+                problem,
+                "want: JSON escapes only (\\n, \\t, \\\", \\\\, \\uXXXX); write \\\\ for a backslash, as in regular expressions",
+            )
+
     # Module level ----------------------------------------------------------
 
     @v_args(meta=True)
@@ -184,7 +196,7 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def title_clause(self, meta, items):
-        return ("title", _string_value(items[0]), self._meta_kwargs(meta))
+        return ("title", self._text(items[0]), self._meta_kwargs(meta))
 
     @v_args(meta=True)
     def severity_clause(self, meta, items):
@@ -192,11 +204,11 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def controls_clause(self, meta, items):
-        return ("controls", [_string_value(token) for token in items if token is not None], self._meta_kwargs(meta))
+        return ("controls", [self._text(token) for token in items if token is not None], self._meta_kwargs(meta))
 
     @v_args(meta=True)
     def description_clause(self, meta, items):
-        return ("description", _string_value(items[0]), self._meta_kwargs(meta))
+        return ("description", self._text(items[0]), self._meta_kwargs(meta))
 
     @v_args(meta=True)
     def when_clause(self, meta, items):
@@ -229,7 +241,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def evidence_item(self, meta, items):
         label = items[0]
-        text = _string_value(label) if label.type == "STRING" else str(label)
+        text = self._text(label) if label.type == "STRING" else str(label)
 
         return ast.EvidenceItem(label=text, value=items[1], **self._meta_kwargs(meta))
 
@@ -247,7 +259,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def policy_decl(self, meta, items):
         kwargs = self._meta_kwargs(meta)
-        policy = ast.Policy(id=_string_value(items[0]), id_pos=self._token_kwargs(items[0])["pos"], **kwargs)
+        policy = ast.Policy(id=self._text(items[0]), id_pos=self._token_kwargs(items[0])["pos"], **kwargs)
         seen: dict[str, dict] = {}
         single = {"title", "severity", "controls", "description", "when", "for", "assert", "message", "evidence"}
         for kind, value, clause_kwargs in items[1:]:
@@ -432,7 +444,7 @@ class _Builder(Transformer):
         )
 
     def string(self, items):
-        return ast.Literal(value=_string_value(items[0]), **self._token_kwargs(items[0]))
+        return ast.Literal(value=self._text(items[0]), **self._token_kwargs(items[0]))
 
     def number(self, items):
         text = str(items[0])
@@ -470,7 +482,7 @@ class _Builder(Transformer):
         computed from the raw token, so they are exact unless the string uses
         backslash escapes before the expression.
         """
-        text = _string_value(token)
+        text = self._text(token)
         kwargs = self._token_kwargs(token)
         parts: list[ast.TemplatePart] = []
         buffer: list[str] = []
@@ -512,7 +524,8 @@ def _string_value(token: Token) -> str:
         inner = text[1:-1].replace("\\'", "'").replace('"', '\\"')
         text = f'"{inner}"'
 
-    return json.loads(text)
+    # strict=False lets a string contain a tab as typed.
+    return json.loads(text, strict=False)
 
 
 def _accepted(error: UnexpectedInput, fallback) -> set[str]:
@@ -550,10 +563,10 @@ def _syntax_diagnostic(
     position = Position(file, line + line_offset, column)
     if isinstance(error, UnexpectedCharacters):
         char = error.char
-        expected = _accepted(error, error.allowed)
         if char in "\"'":
             message = "unterminated string: a string must end on the line where it starts"
             return Diagnostic(position, "syntax_error", message)
+        expected = _accepted(error, error.allowed)
         return Diagnostic(position, "syntax_error", f"unexpected character {char!r}", (f"want: {_expected_words(expected, end)}",))
     if isinstance(error, UnexpectedEOF):
         return Diagnostic(position, "syntax_error", f"unexpected {end}", (f"want: {_expected_words(set(error.expected), end)}",))
