@@ -598,3 +598,21 @@ def test_script_default_pack(tmp_path):
 
     assert EXIT_VIOLATIONS == completed.returncode
     assert _policy_count(REPO / "policies") == len(plan["results"])
+
+
+def test_plan_html_attestations(safeguard):
+    """--format html with --attestations shows the manual statements in the report."""
+    code, out, _ = safeguard(
+        "plan", "--snapshot", M365_EXAMPLE, "--format", "html", "--attestations", str(REPO / "examples" / "attestations.yaml")
+    )
+
+    assert EXIT_VIOLATIONS == code
+    assert "Qualified individual" in out or "qualified individual" in out
+
+
+def test_attestations_need_html(safeguard):
+    """--attestations without --format html is rejected with a hint."""
+    code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--attestations", str(REPO / "examples" / "attestations.yaml"))
+
+    assert EXIT_FAILED_RUN == code
+    assert "--format html" in err

@@ -22,6 +22,14 @@ VALIDATOR = Draft202012Validator(SCHEMA)
 EXAMPLE_RUNS = {
     "m365": ["--snapshot", "examples/m365-snapshot.json", "--params", "examples/params.yaml"],
     "gws": ["--snapshot", "examples/gws-snapshot.json"],
+    "m365-exceptions": [
+        "--snapshot",
+        "examples/m365-snapshot.json",
+        "--params",
+        "examples/params.yaml",
+        "--exceptions",
+        "examples/exceptions.yaml",
+    ],
 }
 
 
@@ -235,7 +243,17 @@ def _precondition(document: dict) -> None:
 def _waived_with_exception(document: dict) -> None:
     result = _first_failing(document)
     result["status"] = "waived"
-    result["exception"] = {"id": "EXC-1", "expires": "2027-01-01T00:00:00Z"}
+    result["exception"] = {
+        "id": "exc-0123456789abcdef",
+        "policy": result["policy"],
+        "resource": "all",
+        "tenants": "all",
+        "owner": "secops@example.org",
+        "reason": "Replacement control in place",
+        "ticket": "SEC-1",
+        "expires": "2027-01-01",
+        "source": "exceptions.yaml:3",
+    }
     document["summary"]["fail"] -= 1
     document["summary"]["waived"] += 1
 
@@ -251,3 +269,13 @@ _ADDITIONS = [_precondition, _waived_with_exception, _minor_version]
 def test_schema_accepts_additions(plans, change):
     """The schema accepts the additions it reserves room for."""
     assert [] == _errors(_mutated(plans, change))
+
+
+def test_exceptions_block_recorded(plans):
+    """A plan made with --exceptions lists applied exceptions and marks waived violations."""
+    document = _plan(plans, "m365-exceptions")
+    waived = [violation for result in document["results"] for violation in result["violations"] if "exception" in violation]
+
+    assert [] == _errors(document)
+    assert document["exceptions"]["applied"]
+    assert waived

@@ -35,10 +35,8 @@ def _renderers() -> dict[str, Any]:
     return RENDERERS
 
 
-def render_document(document: dict[str, Any], output_format: str, colour: bool) -> str:
-    """Render a plan or a combined result; JSON is always the exact bytes --out writes."""
-    if output_format == "json":
-        return plan_bytes(document).decode("utf-8")
+def _renderer(output_format: str):
+    """Return the renderer of a non-JSON format; raise UserError naming it when it is missing."""
     renderer = _renderers().get(output_format)
     if renderer is None:
         message = (
@@ -47,7 +45,30 @@ def render_document(document: dict[str, Any], output_format: str, colour: bool) 
         )
         raise UserError(message)
 
-    return renderer(document, colour=colour)
+    return renderer
+
+
+def render_document(document: dict[str, Any], output_format: str, colour: bool, attestations=()) -> str:
+    """Render a plan or a combined result; JSON is always the exact bytes --out writes."""
+    if output_format == "json":
+        return plan_bytes(document).decode("utf-8")
+    if output_format == "html":
+        from engine.report import render_html
+
+        return render_html(document, colour=colour, attestations=attestations)
+
+    return _renderer(output_format)(document, colour=colour)
+
+
+def _load_attestations(path: str | None, output_format: str):
+    if path is None:
+        return ()
+    if output_format != "html":
+        message = "--attestations is shown only in the HTML report; add --format html"
+        raise UserError(message)
+    from engine.report import load_attestations
+
+    return load_attestations(path)
 
 
 def _load_exceptions(path: str | None, policy_set: PolicySet):
@@ -157,7 +178,7 @@ def _plan_inventory(ctx, options: dict[str, Any], policy_set: PolicySet, default
     for outcome in outcomes:
         if outcome.error is not None:
             click.echo(f"error: tenant {outcome.name}: {outcome.error}", err=True)
-    click.echo(render_document(document, options["output_format"], echo_colour()), nl=False)
+    click.echo(render_document(document, options["output_format"], echo_colour(), options["attestations"]), nl=False)
     ctx.exit(combined_exit_code(document))
 
 
@@ -185,6 +206,12 @@ def _plan_inventory(ctx, options: dict[str, Any], policy_set: PolicySet, default
     help="YAML file of params overriding the policy defaults; with --inventory, each tenant's params override these.",
 )
 @click.option("--exceptions", "exceptions_path", type=click.Path(dir_okay=False), help="exceptions.yaml of reviewed waivers.")
+@click.option(
+    "--attestations",
+    "attestations_path",
+    type=click.Path(dir_okay=False),
+    help="attestations.yaml of manual statements (risk assessment, training, …) for the HTML report.",
+)
 @click.option("--now", "now_text", help="Evaluation time, RFC 3339 (default: the snapshot's collection time).")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format on stdout.")
 @click.option(
@@ -221,15 +248,16 @@ def plan(ctx, **options) -> None:
         message = "--all, --tenant and --out-dir go with --inventory, not with --snapshot"
         raise UserError(message)
 
-    output_format = options["output_format"]
-    if output_format != "json" and output_format not in _renderers():
-        render_document({}, output_format, colour=False)
+    # A missing renderer stops the run before any work is done.
+    if options["output_format"] != "json":
+        _renderer(options["output_format"])
 
     now = parse_now(options["now_text"])
     policy_set = load_policies(list(options["policy_paths"]) or default_policy_paths())
     params_path = options["params_path"]
     defaults = load_params_file(params_path) if params_path else {}
     exceptions = _load_exceptions(options["exceptions_path"], policy_set)
+    options["attestations"] = _load_attestations(options["attestations_path"], options["output_format"])
     if not single:
         _plan_inventory(ctx, options, policy_set, defaults, now, exceptions)
         return
@@ -237,5 +265,5 @@ def plan(ctx, **options) -> None:
     document = _plan_snapshot(options["snapshot_path"], policy_set, defaults, params_path or "params", now, exceptions)
     if options["out_path"]:
         write_atomic(options["out_path"], plan_bytes(document))
-    click.echo(render_document(document, options["output_format"], echo_colour()), nl=False)
+    click.echo(render_document(document, options["output_format"], echo_colour(), options["attestations"]), nl=False)
     ctx.exit(exit_code_for(document))

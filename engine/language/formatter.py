@@ -1,18 +1,19 @@
 """Print policy files in one canonical layout (``safeguard fmt``).
 
 The formatter reads the file with a second Lark parser that keeps every token
-(keywords, brackets, commas), so nothing the author wrote is lost, and finds
-comments in the gaps between tokens: the grammar ignores only whitespace and
-``#`` comments, so a gap holds nothing else. It then prints the tokens again:
+(keywords, brackets, commas), so nothing the author wrote is lost. Comments
+are found in the gaps between tokens, because the grammar ignores only
+whitespace and ``#`` comments and a gap contains nothing else. The tokens are
+then printed again:
 
 - one clause per line, two spaces of indentation per level;
 - one space around binary operators and after commas and colons, none inside
   brackets or before a call's parenthesis;
-- the author's line breaks are kept where a break may stand (after an opening
-  bracket, before a closing one, after a comma, before a binary operator,
-  around ``where``, ``for``, ``then`` and ``else``, after ``=`` and after a
-  quantifier's ``:``) and removed elsewhere. A break after a binary operator
-  moves before it. Long lines are not wrapped;
+- the author's line breaks are kept where a break is allowed and removed
+  elsewhere. A break is allowed after an opening bracket, before a closing
+  one, after a comma, before a binary operator, around ``where``, ``for``,
+  ``then`` and ``else``, after ``=`` and after a quantifier's ``:``. A break
+  after a binary operator moves before it. Long lines are not wrapped;
 - a comma-separated list that spans lines gets its brackets on lines of their
   own and a trailing comma, and a one-line list loses its trailing comma;
 - indentation follows the structure: a continuation line sits one level
@@ -23,13 +24,13 @@ comments in the gaps between tokens: the grammar ignores only whitespace and
   the end of a line.
 
 Every result is parsed again and compared with the original AST, positions
-aside; a difference raises FormatterError instead of returning the text.
+aside. A difference raises FormatterError instead of returning the text.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -69,21 +70,6 @@ _BINARY_RULES = frozenset(
         "mod_op",
     }
 )
-_CLAUSE_RULES = frozenset(
-    {
-        "title_clause",
-        "severity_clause",
-        "controls_clause",
-        "description_clause",
-        "when_clause",
-        "let_clause",
-        "for_clause",
-        "assert_clause",
-        "message_clause",
-        "evidence_clause",
-        "remediate_clause",
-    }
-)
 # Item kinds that take no space before them, and kinds that take none after them.
 _TIGHT_BEFORE = frozenset({"comma", "colon", "close", "dot", "call_open", "index_open", "type_open", "type_close"})
 _TIGHT_AFTER = frozenset({"open", "call_open", "index_open", "dot", "unary", "type_open"})
@@ -100,7 +86,7 @@ class _Context:
     """A clause, bracket or sub-expression whose continuation lines share one indentation.
 
     Continuation lines are indented one level deeper than the output line that
-    holds the introducer item (the clause keyword, the opening bracket, the
+    contains the introducer item (the clause keyword, the opening bracket, the
     ``=``, ``where``, ``then``, ``else`` or ``:``).
     """
 
@@ -456,7 +442,7 @@ def _apply_list_layout(items: list[_Item], lists: list[_CommaList]) -> list[_Ite
 
 
 def _mark_blank_lines(items: list[_Item]) -> None:
-    """One blank line after the package declaration and before each policy (above its comments)."""
+    """Mark one blank line after the package declaration and one before each policy, above its comments."""
     for index, item in enumerate(items):
         if item.fixed_indent != 0 or item.kind == "close":
             continue

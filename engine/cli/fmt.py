@@ -1,0 +1,90 @@
+"""``safeguard fmt``: rewrite policy files in the canonical layout, or check that they are."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import click
+import structlog
+
+from engine.cli._common import default_policy_paths, write_atomic
+from engine.errors import InputError, SafeguardError
+from engine.language.formatter import format_source
+from engine.language.policyset import POLICY_SUFFIX
+
+__all__ = ["fmt"]
+
+log = structlog.get_logger()
+
+
+def _policy_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(candidate for candidate in path.rglob(f"*{POLICY_SUFFIX}") if candidate.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            message = f"{path}: no such file or directory; pass a policy file or a folder of {POLICY_SUFFIX} files"
+            raise InputError(message)
+
+    return list(dict.fromkeys(files))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        message = f"{path}: not valid UTF-8 at byte {error.start}; save policy files as UTF-8"
+        raise InputError(message) from None
+    except OSError as error:
+        message = f"{path}: cannot read: {error.strerror}"
+        raise InputError(message) from None
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", is_flag=True, help="Change nothing; list the files whose layout is not canonical.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of each change instead of (or with --check, besides) rewriting.")
+@click.pass_context
+def fmt(ctx, paths, check, show_diff) -> None:
+    """Rewrite policy files in the canonical layout, keeping every comment.
+
+    PATHS are .sg files or folders (default: ./policies, else the shipped pack).
+    Only whitespace, line breaks and trailing commas change; each result is
+    parsed again and must give the same syntax tree. Exit code 0 when nothing
+    needs changing (or the files were rewritten), 1 when --check or --diff found
+    files to change, or when a file cannot be read or parsed.
+    """
+    files = _policy_files([Path(path) for path in paths] or default_policy_paths())
+    changed = []
+    failed = 0
+    for path in files:
+        # One file that does not parse must not hide the state of the others.
+        try:
+            source = _read(path)
+            formatted = format_source(source, str(path))
+        except SafeguardError as error:
+            click.echo(f"error: {error}", err=True)
+            failed += 1
+            continue
+        if formatted == source:
+            continue
+        changed.append(path)
+        if show_diff:
+            lines = difflib.unified_diff(
+                source.splitlines(keepends=True), formatted.splitlines(keepends=True), f"{path}", f"{path} (formatted)"
+            )
+            click.echo("".join(lines), nl=False)
+        if check or show_diff:
+            continue
+        write_atomic(path, formatted.encode("utf-8"))
+        log.info("fmt.rewrite", file=str(path))
+        click.echo(f"formatted {path}")
+
+    if check:
+        for path in changed:
+            click.echo(f"would reformat {path}")
+    if failed or ((check or show_diff) and changed):
+        ctx.exit(1)
