@@ -23,7 +23,7 @@ from engine.language.policyset import PolicySet
 from engine.language.types import Type
 from engine.language.values import parse_timestamp, to_json
 
-__all__ = ["load_params_file", "resolve_params", "params_digest"]
+__all__ = ["REMEDIATION_SETTINGS", "load_params_file", "resolve_params", "params_digest"]
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(w|d|h|m|s)$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -91,10 +91,21 @@ def _coerce(value: Any, wanted: Type, where: str) -> Any:
     raise ParamsError(message)
 
 
+# Tenant params that configure `safeguard apply`, not policies: they may sit in
+# the same params file or inventory entry without a `param` declaration.
+REMEDIATION_SETTINGS = frozenset({"mfa_group", "mfa_exclusion_group", "max_changes"})
+
+
 def resolve_params(policy_set: PolicySet, overrides: dict[str, Any], source: str = "params") -> dict[str, Any]:
-    """Merge overrides over declared defaults; every declared param gets a typed value."""
+    """Merge overrides over declared defaults; every declared param gets a typed value.
+
+    Remediation settings (REMEDIATION_SETTINGS) are skipped unless a policy
+    declares a param of that name.
+    """
     declared = policy_set.param_types
     for name in sorted(overrides):
+        if name in REMEDIATION_SETTINGS and name not in declared:
+            continue
         if name not in declared:
             guess = suggest(str(name), declared)
             hint = f"; did you mean '{guess}'?" if guess else f"; declared params: {', '.join(sorted(declared)) or 'none'}"

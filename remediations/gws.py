@@ -121,7 +121,7 @@ class SignOutUser(_GoogleAction):
         # Never provable; an interrupted sign-out is sent again, which is harmless.
         return False
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         user = arguments["user"]
         client.execute(client.directory.users().signOut(userKey=user))
 
@@ -167,9 +167,9 @@ class RevokeTokens(_GoogleAction):
     def desired_state(self, client: Any, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
         return {"clientIds": []}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         user = arguments["user"]
-        keep = set(wanted.get("clientIds") or [])
+        keep = set(desired.get("clientIds") or [])
         requests = []
         for client_id in sorted(set(current.get("clientIds") or []) - keep):
             client.execute(client.directory.tokens().delete(userKey=user, clientId=client_id))
@@ -214,14 +214,14 @@ class DisableAutoForwarding(_GoogleAction):
     def desired_state(self, client: Any, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
         return {"enabled": False, "emailAddress": None, "disposition": None}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         from engine.apply.state import normalize_state
 
-        if normalize_state(current) == normalize_state(wanted):
+        if normalize_state(current) == normalize_state(desired):
             return {"requests": []}
 
         email = _primary_email(client, str(arguments["user"]))
-        body = {field: wanted[field] for field in _FORWARDING_FIELDS if wanted.get(field) is not None}
+        body = {field: desired[field] for field in _FORWARDING_FIELDS if desired.get(field) is not None}
         settings = client.gmail.users().settings()
         client.execute(settings.updateAutoForwarding(userId=email, body=body), client.mailbox_credentials(email))
 
@@ -253,8 +253,8 @@ class SuspendUser(_GoogleAction):
     def desired_state(self, client: Any, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
         return {"suspended": True}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
-        suspended = wanted.get("suspended")
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
+        suspended = desired.get("suspended")
         if suspended is None or suspended == current.get("suspended"):
             return {"requests": []}
 

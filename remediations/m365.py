@@ -38,9 +38,9 @@ _MEMBERS_PAGE = 999
 _WEAK_METHODS = ("Sms", "Voice", "Email")
 
 
-def _find(items: Any, **wanted: Any) -> dict[str, Any] | None:
+def _find(items: Any, **desired: Any) -> dict[str, Any] | None:
     for item in items or []:
-        if isinstance(item, Mapping) and all(item.get(key) == value for key, value in wanted.items()):
+        if isinstance(item, Mapping) and all(item.get(key) == value for key, value in desired.items()):
             return dict(item)
 
     return None
@@ -146,7 +146,7 @@ class RequireMfa(_GraphAction):
             try:
                 members = client.collection(client.sdk.groups.by_group_id(group).members.to_get_request_information(config))
             except RequestFailed as error:
-                # A policy can still name a group that was deleted; nobody is a member of it.
+                # A policy can still name a deleted group, which has no members.
                 if error.status != 404:
                     raise
                 continue
@@ -187,12 +187,12 @@ class RequireMfa(_GraphAction):
         )
         raise UserError(message)
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         from msgraph.generated.models.reference_create import ReferenceCreate
 
         user = arguments["user"]
         have = set(current.get("memberOf") or [])
-        want = set(wanted.get("memberOf") or [])
+        want = set(desired.get("memberOf") or [])
         requests = []
         for group in sorted(want - have):
             body = ReferenceCreate(odata_id=f"{client.base_url}/directoryObjects/{user}")
@@ -257,7 +257,7 @@ class RevokeSessions(_GraphAction):
 
         return moved is not None and moved != before.get("signInSessionsValidFromDateTime")
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         user = arguments["user"]
         client.send(client.sdk.users.by_user_id(user).revoke_sign_in_sessions.to_post_request_information())
 
@@ -291,10 +291,10 @@ class DisableInboxRule(_GraphAction):
     def desired_state(self, client: Any, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
         return {"isEnabled": False}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         from msgraph.generated.models.message_rule import MessageRule
 
-        enabled = wanted.get("isEnabled")
+        enabled = desired.get("isEnabled")
         if enabled is None or enabled == current.get("isEnabled"):
             return {"requests": []}
 
@@ -335,10 +335,10 @@ class DisableUser(_GraphAction):
     def desired_state(self, client: Any, arguments: Mapping[str, object], state: Mapping[str, object]) -> dict[str, object]:
         return {"accountEnabled": False}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         from msgraph.generated.models.user import User
 
-        enabled = wanted.get("accountEnabled")
+        enabled = desired.get("accountEnabled")
         if enabled is None or enabled == current.get("accountEnabled"):
             return {"requests": []}
 
@@ -387,13 +387,13 @@ class DisableWeakAuthMethods(_GraphAction):
         # A method the policy does not list stays unlisted: there is nothing to disable.
         return {method: {"state": "disabled"} if (state.get(method) or {}).get("state") is not None else {"state": None} for method in _methods(arguments)}
 
-    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], wanted: Mapping[str, object]) -> dict[str, object]:
+    def write_state(self, client: Any, arguments: Mapping[str, object], current: Mapping[str, object], desired: Mapping[str, object]) -> dict[str, object]:
         from msgraph.generated.models.authentication_method_state import AuthenticationMethodState
 
         configurations = client.sdk.policies.authentication_methods_policy.authentication_method_configurations
         requests = []
         for method in _methods(arguments):
-            state = (wanted.get(method) or {}).get("state")
+            state = (desired.get(method) or {}).get("state")
             if state is None or state == (current.get(method) or {}).get("state"):
                 continue
             body = _configuration_model(method)(state=AuthenticationMethodState(state))

@@ -284,9 +284,9 @@ class StateAction(Action):
         client: object,
         arguments: Mapping[str, object],
         current: Mapping[str, object],
-        wanted: Mapping[str, object],
+        desired: Mapping[str, object],
     ) -> dict[str, object]:
-        """Send the writes that turn ``current`` into ``wanted``; return ``{"requests": [...]}``.
+        """Send the writes that turn ``current`` into ``desired``; return ``{"requests": [...]}``.
 
         Subclasses implement this. The base class raises NotImplementedError.
         """

@@ -237,7 +237,7 @@ def test_schema_rejects(plans, change):
 
 
 def _precondition(document: dict) -> None:
-    document["actions"][0]["precondition"] = {"fingerprint": "sha256:" + "0" * 64, "observed": {"accountEnabled": True}}
+    document["actions"][0]["precondition"] = {"fingerprint": "sha256:" + "0" * 64, "fields": {"accountEnabled": True}}
 
 
 def _waived_with_exception(document: dict) -> None:

@@ -490,13 +490,13 @@ def test_register_rejects_non_action():
     ],
 )
 def test_step_hooks_not_implemented(step, call):
-    """The step methods raise NotImplementedError naming the action and the step."""
-    action = registry.get("m365.disable_user")()
+    """An action that does not override a step method raises NotImplementedError naming it."""
+    action = _plain_action()()
 
     with pytest.raises(NotImplementedError) as caught:
         call(action)
 
-    assert f"remediation action m365.disable_user cannot {step}: " in str(caught.value)
+    assert f"remediation action m365.example_action cannot {step}: " in str(caught.value)
 
 
 def test_undo_irreversible_action():

@@ -334,6 +334,9 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "safeguard-simulator"
+        # Headers and body go out in separate writes; with Nagle's algorithm on,
+        # the body waits for the client's delayed ACK (about 40 ms a response).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
