@@ -1,17 +1,18 @@
 """Read YAML input files with positions, for messages that point at a line and column.
 
-Shared by the policy test loader and the exceptions loader. Timestamps and
-dates stay strings, where PyYAML would turn ``2027-03-31`` into a date object,
-so snapshot fragments keep the RFC 3339 text the snapshot schema expects. A
-key given twice in one mapping is an error instead of a silent overwrite.
+Shared by the policy test, exceptions, inventory and attestations loaders.
+Timestamps and dates stay strings by default, where PyYAML would turn
+``2027-03-31`` into a date object. Snapshot fragments thus keep the RFC 3339
+text the snapshot schema expects. An impossible date such as ``2026-02-30``
+reaches the caller's checks instead of raising ValueError inside PyYAML.
+`parse_yaml` rejects a key given twice in one mapping instead of silently
+keeping the last.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,7 @@ import yaml
 from engine.diagnostics import Diagnostic, DiagnosticSink, Position, render, suggest
 from engine.errors import InputError
 
-__all__ = ["YamlDocument", "load_yaml", "parse_yaml", "load_schema", "schema_diagnostics", "raise_diagnostics"]
-
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
+__all__ = ["YamlDocument", "compose_yaml", "load_yaml", "parse_yaml", "read_source", "schema_diagnostics", "raise_diagnostics"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -46,17 +45,53 @@ class YamlDocument:
 
     def position(self, path: tuple | list) -> Position:
         """Return the position of the value at a JSON path, or of its deepest existing parent."""
+        return self._position(self._find(path)[1])
+
+    def key_position(self, path: tuple | list) -> Position:
+        """Return the position of the mapping key that leads to the value at a JSON path.
+
+        A path that ends in a list index has no key, so that value's own position is returned.
+        """
+        key_node, value_node = self._find(path)
+
+        return self._position(key_node or value_node)
+
+    def duplicate_keys(self) -> list[Diagnostic]:
+        """Return a ``duplicate_key`` diagnostic, at the second key, for each key given twice in one mapping."""
+        diagnostics = []
+        stack = [self.root] if self.root is not None else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key, value in node.value:
+                    if key.value in seen:
+                        diagnostics.append(Diagnostic(self._position(key), "duplicate_key", f"key {key.value!r} appears twice in the same mapping"))
+                    seen.add(key.value)
+                    stack.append(value)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+
+        return diagnostics
+
+    def _find(self, path: tuple | list) -> tuple[yaml.Node | None, yaml.Node | None]:
+        """Return (key node, value node) of the deepest node on ``path``."""
+        key_node = None
         node = self.root
         for part in path:
             if isinstance(node, yaml.MappingNode):
-                match = next((value for key, value in node.value if key.value == part), None)
+                match = next(((key, value) for key, value in node.value if key.value == part), None)
                 if match is None:
                     break
-                node = match
+                key_node, node = match
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
+                key_node, node = None, node.value[part]
             else:
                 break
+
+        return key_node, node
+
+    def _position(self, node: yaml.Node | None) -> Position:
         if node is None:
             return Position(self.path, 1, 1)
         mark = node.start_mark
@@ -64,47 +99,37 @@ class YamlDocument:
         return Position(self.path, mark.line + 1, mark.column + 1)
 
 
-def _duplicate_keys(path: str, root: yaml.Node | None) -> Iterator[Diagnostic]:
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key, value in node.value:
-                if key.value in seen:
-                    mark = key.start_mark
-                    position = Position(path, mark.line + 1, mark.column + 1)
-                    yield Diagnostic(position, "duplicate_key", f"key {key.value!r} appears twice in the same mapping")
-                seen.add(key.value)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-
-
-def parse_yaml(text: str, path: str) -> YamlDocument:
-    """Parse YAML text; raise InputError naming ``path``, the line and the column on a syntax error or a duplicate key."""
+def compose_yaml(text: str, path: str, loader: type[yaml.SafeLoader] = _Loader) -> YamlDocument:
+    """Parse YAML text without further checks; raise InputError naming ``path``, the line and the column on a syntax error."""
     try:
-        root = yaml.compose(text, Loader=_Loader)
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        root = yaml.compose(text, Loader=loader)
+        document = yaml.load(text, Loader=loader)  # noqa: S506 - loader is a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = getattr(error, "problem", None) or str(error)
         message = f"{path}:{line}:{column}: invalid_yaml: {problem}"
         raise InputError(message) from None
-    sink = DiagnosticSink()
-    for diagnostic in _duplicate_keys(path, root):
-        sink.add(diagnostic)
-    raise_diagnostics(sink, {path: text})
 
     return YamlDocument(path=path, document=document, root=root)
 
 
-def load_yaml(path: str | Path, what: str) -> YamlDocument:
-    """Read and parse a YAML file; ``what`` names the kind of file in messages."""
+def parse_yaml(text: str, path: str) -> YamlDocument:
+    """Parse YAML text; raise InputError naming ``path``, the line and the column on a syntax error or a duplicate key."""
+    source = compose_yaml(text, path)
+    sink = DiagnosticSink()
+    for diagnostic in source.duplicate_keys():
+        sink.add(diagnostic)
+    raise_diagnostics(sink, {path: text})
+
+    return source
+
+
+def read_source(path: str | Path, what: str) -> str:
+    """Read a UTF-8 text file; ``what`` names the kind of file in messages."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         message = f"{path}: {what} not found"
         raise InputError(message) from None
@@ -112,18 +137,10 @@ def load_yaml(path: str | Path, what: str) -> YamlDocument:
         message = f"{path}: cannot read {what}: {error}"
         raise InputError(message) from None
 
-    return parse_yaml(text, str(path))
 
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    """Read one JSON Schema from the schema/ folder."""
-    path = SCHEMA_DIR / name
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        message = f"{path}: cannot read the schema: {error}; reinstall safeguard"
-        raise InputError(message) from None
+def load_yaml(path: str | Path, what: str) -> YamlDocument:
+    """Read and parse a YAML file; ``what`` names the kind of file in messages."""
+    return parse_yaml(read_source(path, what), str(Path(path)))
 
 
 def _json_path(parts: tuple) -> str:

@@ -36,6 +36,7 @@ import orjson
 import structlog
 
 from engine.errors import InputError, UserError
+from engine.files import drop_partial_line, require_folder
 from engine.logging_redact import redact_secrets
 
 __all__ = [
@@ -279,9 +280,7 @@ class AuditLog:
         self.path = Path(path)
         self.actor = actor or resolve_actor()
         self._clock = clock
-        if not self.path.parent.is_dir():
-            message = f"{self.path}: folder {self.path.parent} does not exist"
-            raise InputError(message)
+        require_folder(self.path)
 
         self._handle = open(self.path, "a+b")  # noqa: SIM115 - closed by AuditLog.close
         try:
@@ -336,13 +335,6 @@ class AuditLog:
 
 
 def _drop_partial_line(handle: Any, path: Path) -> None:
-    handle.seek(0)
-    data = handle.read()
-    if not data or data.endswith(b"\n"):
-        return
-
-    keep = data.rfind(b"\n") + 1
-    handle.truncate(keep)
-    handle.flush()
-    os.fsync(handle.fileno())
-    structlog.get_logger().warning("audit.partial_record_dropped", path=str(path), bytes=len(data) - keep)
+    dropped = drop_partial_line(handle)
+    if dropped:
+        structlog.get_logger().warning("audit.partial_record_dropped", path=str(path), bytes=dropped)

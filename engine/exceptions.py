@@ -34,9 +34,10 @@ from typing import Any
 import orjson
 import structlog
 
-from engine._yaml_source import load_schema, load_yaml, raise_diagnostics, schema_diagnostics
+from engine._yaml_source import load_yaml, raise_diagnostics, schema_diagnostics
 from engine.diagnostics import Diagnostic, DiagnosticSink, suggest
 from engine.evaluate import Evaluation, PolicyResult
+from engine.schemas import load_schema
 
 __all__ = ["ALL", "PolicyException", "ExceptionReview", "load_exceptions", "review_exceptions", "exceptions_digest"]
 

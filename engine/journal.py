@@ -14,7 +14,6 @@ An exclusive lock stops two runs from appending to one journal at once.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,10 +23,11 @@ from typing import Any
 import orjson
 import structlog
 
-from engine.errors import InputError, UserError
+from engine.errors import UserError
+from engine.files import drop_partial_line, require_folder, sync_directory
+from engine.schemas import load_schema
 
 __all__ = [
-    "JOURNAL_SCHEMA_PATH",
     "JOURNAL_SCHEMA_VERSION",
     "STATUSES",
     "ActionHistory",
@@ -38,7 +38,6 @@ __all__ = [
 log = structlog.get_logger()
 
 JOURNAL_SCHEMA_VERSION = "1.0"
-JOURNAL_SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "journal.schema.json"
 
 STATUSES = ("pending", "done", "failed", "stale")
 
@@ -96,9 +95,7 @@ class Journal:
         tenant, or another run has it locked.
         """
         path = Path(path)
-        if not path.parent.is_dir():
-            message = f"{path}: folder {path.parent} does not exist"
-            raise InputError(message)
+        require_folder(path)
 
         created = not path.exists()
         handle = open(path, "a+b")  # noqa: SIM115 - closed by Journal.close
@@ -119,7 +116,7 @@ class Journal:
                 }
                 journal.append(header)
                 if created:
-                    _sync_directory(path.parent)
+                    sync_directory(path.parent)
             else:
                 journal._check_header(plan_digest, tenant)
         except BaseException:
@@ -217,42 +214,15 @@ def _lock(handle: Any, path: Path) -> None:
 
 
 def _drop_partial_line(handle: Any, path: Path) -> None:
-    """Cut a last line that has no newline: a record whose write a crash interrupted."""
-    handle.seek(0)
-    data = handle.read()
-    if not data or data.endswith(b"\n"):
-        return
-
-    keep = data.rfind(b"\n") + 1
-    handle.truncate(keep)
-    handle.flush()
-    os.fsync(handle.fileno())
-    log.warning("journal.partial_record_dropped", path=str(path), bytes=len(data) - keep)
-
-
-def _sync_directory(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    dropped = drop_partial_line(handle)
+    if dropped:
+        log.warning("journal.partial_record_dropped", path=str(path), bytes=dropped)
 
 
 def _validator() -> Any:
     import jsonschema
 
-    try:
-        schema = json.loads(JOURNAL_SCHEMA_PATH.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        message = f"{JOURNAL_SCHEMA_PATH}: cannot read the journal schema: {error}; reinstall safeguard"
-        raise InputError(message) from None
-
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(load_schema("journal.schema.json"))
 
 
 def _parse(path: Path, data: bytes) -> list[dict[str, Any]]:

@@ -21,12 +21,13 @@ from typing import Any
 import orjson
 
 from engine import __version__
-from engine._yaml_source import YamlDocument, load_schema, load_yaml, raise_diagnostics, schema_diagnostics
+from engine._yaml_source import YamlDocument, load_yaml, raise_diagnostics, schema_diagnostics
 from engine.diagnostics import Diagnostic, DiagnosticSink, suggest
 from engine.errors import InputError, SafeguardError, SnapshotError
 from engine.evaluate import PolicyResult, evaluate
 from engine.language.policyset import PolicySet
 from engine.params import resolve_params
+from engine.schemas import load_schema
 from engine.snapshot import SCHEMA_VERSION, SECTIONS, Snapshot, validate_document
 from engine.snapshot.model import parse_collected_at
 

@@ -1,13 +1,15 @@
-"""Shared fixtures: the shipped policy pack and in-memory snapshots to run it on."""
+"""Shared fixtures: the shipped policy pack, in-memory snapshots to run it on, the report fixture plan and quiet logs."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import structlog
 from click.testing import CliRunner
+from structlog.testing import capture_logs
 
 from engine.cli import main
 from engine.evaluate import Evaluation, evaluate
@@ -16,6 +18,7 @@ from engine.params import resolve_params
 from engine.snapshot import SECTIONS, Snapshot, validate_document
 
 REPO = Path(__file__).resolve().parents[1]
+REPORT_PLAN = REPO / "tests" / "fixtures" / "reports" / "plan.json"
 
 _TENANTS = {
     "m365": {"id": "f0e1d2c3-0000-4000-8000-00000000c0de", "provider": "m365", "domain": "contoso.example"},
@@ -108,3 +111,16 @@ def safeguard():
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def quiet_logs():
+    """Keep log events out of the test output: the code under test runs without the CLI's logging set-up."""
+    with capture_logs():
+        yield
+
+
+@pytest.fixture
+def plan():
+    """The hand-written plan with every status, a waiver and hostile tenant strings."""
+    return json.loads(REPORT_PLAN.read_text(encoding="utf-8"))

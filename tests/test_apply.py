@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from structlog.testing import capture_logs
 
 from apply_scenario import (
     BEA,
@@ -39,17 +38,10 @@ from engine.plan import _action_id
 from engine.simulator import Fault, Simulator
 
 # msgraph-sdk's request builders warn about their own deprecated configuration classes.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("quiet_logs")]
 
 BREAK_GLASS = {"break_glass": [BEA]}
 EXCLUSION = {"mfa_exclusion_group": EXCLUSION_GROUP}
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs():
-    """Keep log events out of the output: the commands run without the CLI's logging set-up."""
-    with capture_logs():
-        yield
 
 
 @pytest.fixture

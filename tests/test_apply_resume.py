@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from apply_scenario import (
     BEA,
@@ -31,7 +30,7 @@ from engine.audit import verify_audit_log
 from engine.journal import Journal, JournalError
 from engine.simulator import Simulator
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("quiet_logs")]
 
 BREAK_GLASS = {"break_glass": [BEA]}
 EXCLUSION = {"mfa_exclusion_group": EXCLUSION_GROUP}
@@ -39,13 +38,6 @@ EXCLUSION = {"mfa_exclusion_group": EXCLUSION_GROUP}
 
 class Crash(BaseException):
     """Stands in for the process dying: nothing catches it, so the run stops where it is."""
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs():
-    """Keep log events out of the test output."""
-    with capture_logs():
-        yield
 
 
 @pytest.fixture

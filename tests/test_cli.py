@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from engine.cli import cli
 from engine.snapshot import load_snapshot
+from helpers import write_text
 from remediations import registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,13 +36,6 @@ PARAMS_EXAMPLE = EXAMPLES / "params.yaml"
 EXIT_OK = 0
 EXIT_FAILED_RUN = 1
 EXIT_VIOLATIONS = 2
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-    return path
 
 
 def _policy_count(folder: Path) -> int:
@@ -76,13 +70,13 @@ def _compliant_gws(make_snapshot) -> dict:
 @pytest.fixture
 def compliant_gws(tmp_path, make_snapshot) -> Path:
     """A snapshot file on which the shipped pack finds nothing to fix."""
-    return _write(tmp_path / "compliant.json", json.dumps(_compliant_gws(make_snapshot)))
+    return write_text(tmp_path / "compliant.json", json.dumps(_compliant_gws(make_snapshot)))
 
 
 @pytest.fixture
 def broken_policy(tmp_path) -> Path:
     """A folder with one policy that reads a field of a list."""
-    _write(
+    write_text(
         tmp_path / "broken" / "bad.sg",
         'package t\n\npolicy "t.bad" {\n  title "Bad"\n  severity high\n  assert m365.users.foo == 1\n}\n',
     )
@@ -116,7 +110,7 @@ def test_plan_error_only_exit(tmp_path, make_snapshot, safeguard):
     document = _compliant_gws(make_snapshot)
     document["sections"]["gws.autoForwarding"] = {"status": "error", "message": "HTTP 403 from Gmail"}
     del document["gws"]["autoForwarding"]
-    snapshot = _write(tmp_path / "partial.json", json.dumps(document))
+    snapshot = write_text(tmp_path / "partial.json", json.dumps(document))
     code, out, _ = safeguard("plan", "--snapshot", snapshot, "--format", "json")
     summary = json.loads(out)["summary"]
 
@@ -158,7 +152,7 @@ def test_snapshot_missing(tmp_path, safeguard):
 
 def test_snapshot_not_json(tmp_path, safeguard):
     """A snapshot that is not JSON is reported with line and column."""
-    snapshot = _write(tmp_path / "broken.json", '{"schemaVersion": "1.0",\n  "tenant": }\n')
+    snapshot = write_text(tmp_path / "broken.json", '{"schemaVersion": "1.0",\n  "tenant": }\n')
     code, _, err = safeguard("plan", "--snapshot", snapshot)
 
     assert EXIT_FAILED_RUN == code
@@ -170,7 +164,7 @@ def test_snapshot_schema_invalid(tmp_path, safeguard):
     """A snapshot with a wrongly typed field names its JSON path and value."""
     document = json.loads(M365_EXAMPLE.read_text(encoding="utf-8"))
     document["m365"]["users"][2]["accountEnabled"] = "yes"
-    snapshot = _write(tmp_path / "invalid.json", json.dumps(document))
+    snapshot = write_text(tmp_path / "invalid.json", json.dumps(document))
     code, _, err = safeguard("plan", "--snapshot", snapshot)
 
     assert EXIT_FAILED_RUN == code
@@ -183,7 +177,7 @@ def test_snapshot_unknown_section(tmp_path, safeguard):
     """A misspelt section name is rejected with a suggestion."""
     document = json.loads(M365_EXAMPLE.read_text(encoding="utf-8"))
     document["sections"]["m365.user"] = {"status": "not_collected", "message": "typo"}
-    snapshot = _write(tmp_path / "typo.json", json.dumps(document))
+    snapshot = write_text(tmp_path / "typo.json", json.dumps(document))
     code, _, err = safeguard("plan", "--snapshot", snapshot)
 
     assert EXIT_FAILED_RUN == code
@@ -207,8 +201,8 @@ def test_policy_type_error(broken_policy, safeguard):
 def test_policy_syntax_errors(tmp_path, safeguard):
     """Syntax errors in two files are both reported, in file order, with a count."""
     folder = tmp_path / "syntax"
-    _write(folder / "a.sg", 'package a\n\npolicy "a.one" {\n  title "One"\n  assert (1 +\n}\n')
-    _write(folder / "b.sg", 'package b\n\npolicy "b.two" {\n  title "Two"\n  severity high\n  assert == 1\n}\n')
+    write_text(folder / "a.sg", 'package a\n\npolicy "a.one" {\n  title "One"\n  assert (1 +\n}\n')
+    write_text(folder / "b.sg", 'package b\n\npolicy "b.two" {\n  title "Two"\n  severity high\n  assert == 1\n}\n')
     code, _, err = safeguard("validate", folder)
     positions = re.findall(r"([ab]\.sg):(\d+):(\d+): syntax_error:", err)
 
@@ -219,7 +213,7 @@ def test_policy_syntax_errors(tmp_path, safeguard):
 
 def test_params_unknown_name(tmp_path, safeguard):
     """A misspelt param name gets a did-you-mean hint."""
-    params = _write(tmp_path / "params.yaml", "break_glas: []\n")
+    params = write_text(tmp_path / "params.yaml", "break_glas: []\n")
     code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params)
 
     assert EXIT_FAILED_RUN == code
@@ -229,7 +223,7 @@ def test_params_unknown_name(tmp_path, safeguard):
 
 def test_params_wrong_type(tmp_path, safeguard):
     """A param of the wrong type names the param and the value."""
-    params = _write(tmp_path / "params.yaml", "stale_days: ninety\n")
+    params = write_text(tmp_path / "params.yaml", "stale_days: ninety\n")
     code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params)
 
     assert EXIT_FAILED_RUN == code
@@ -239,7 +233,7 @@ def test_params_wrong_type(tmp_path, safeguard):
 
 def test_params_set_item_type(tmp_path, safeguard):
     """A set param with an item of the wrong type names the item's index."""
-    params = _write(tmp_path / "params.yaml", "break_glass:\n  - 5966eb44-e0c6-4744-9511-3dc30e9a8df5\n  - 42\n")
+    params = write_text(tmp_path / "params.yaml", "break_glass:\n  - 5966eb44-e0c6-4744-9511-3dc30e9a8df5\n  - 42\n")
     code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params)
 
     assert EXIT_FAILED_RUN == code
@@ -249,7 +243,7 @@ def test_params_set_item_type(tmp_path, safeguard):
 
 def test_params_invalid_yaml(tmp_path, safeguard):
     """A params file that is not YAML is reported with line and column."""
-    params = _write(tmp_path / "params.yaml", "break_glass: [a, b\nstale_days: 3\n")
+    params = write_text(tmp_path / "params.yaml", "break_glass: [a, b\nstale_days: 3\n")
     code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params)
 
     assert EXIT_FAILED_RUN == code
@@ -258,7 +252,7 @@ def test_params_invalid_yaml(tmp_path, safeguard):
 
 def test_params_not_mapping(tmp_path, safeguard):
     """A params file that is a list, not a mapping, is rejected."""
-    params = _write(tmp_path / "params.yaml", "- break_glass\n")
+    params = write_text(tmp_path / "params.yaml", "- break_glass\n")
     code, _, err = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params)
 
     assert EXIT_FAILED_RUN == code
@@ -329,7 +323,7 @@ def test_out_missing_folder(tmp_path, safeguard):
 
 def test_out_kept_on_failed_run(tmp_path, safeguard):
     """When the run fails, an existing --out file keeps its bytes and no temporary file is left."""
-    out_path = _write(tmp_path / "plan.json", '{"previous": true}\n')
+    out_path = write_text(tmp_path / "plan.json", '{"previous": true}\n')
     before = out_path.read_bytes()
     code, _, _ = safeguard("plan", "--snapshot", tmp_path / "absent.json", "--out", out_path)
 
@@ -340,8 +334,8 @@ def test_out_kept_on_failed_run(tmp_path, safeguard):
 
 def test_out_kept_on_bad_params(tmp_path, safeguard):
     """A params error after the snapshot was read also leaves the --out file alone."""
-    out_path = _write(tmp_path / "plan.json", '{"previous": true}\n')
-    params = _write(tmp_path / "params.yaml", "stale_days: soon\n")
+    out_path = write_text(tmp_path / "plan.json", '{"previous": true}\n')
+    params = write_text(tmp_path / "params.yaml", "stale_days: soon\n")
     before = out_path.read_bytes()
     code, _, _ = safeguard("plan", "--snapshot", M365_EXAMPLE, "--params", params, "--out", out_path)
 
@@ -351,7 +345,7 @@ def test_out_kept_on_bad_params(tmp_path, safeguard):
 
 def test_out_replaced_on_violations(tmp_path, safeguard):
     """A run that finds violations (exit 2) still replaces the --out file."""
-    out_path = _write(tmp_path / "plan.json", '{"previous": true}\n')
+    out_path = write_text(tmp_path / "plan.json", '{"previous": true}\n')
     code, _, _ = safeguard("plan", "--snapshot", M365_EXAMPLE, "--out", out_path)
 
     assert EXIT_VIOLATIONS == code

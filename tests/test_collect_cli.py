@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from structlog.testing import capture_logs
 
 from engine.cli.collect import collect
 from engine.cli.simulate import collect_snippet, simulate
@@ -18,17 +17,10 @@ from engine.simulator import Fault, Simulator
 from engine.snapshot import load_snapshot
 
 # msgraph-sdk's request builders warn about their own deprecated configuration classes.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("quiet_logs")]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "collect"
 TOKEN_ENV = "SAFEGUARD_TEST_SIMULATOR_TOKEN"
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs():
-    """Keep log events out of the command output: the commands run without the CLI's logging set-up."""
-    with capture_logs():
-        yield
 
 
 def seeds() -> list[dict]:

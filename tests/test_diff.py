@@ -12,14 +12,7 @@ from engine.cli import main
 from engine.diff import check_document, diff_documents, exit_code_for_diff, load_document
 from engine.errors import InputError, UserError
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
 TENANT_ID = "0b7e2c1a-5d4f-4c3b-9a8e-7f6d5c4b3a21"
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 def _result(plan, policy):

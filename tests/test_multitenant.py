@@ -14,6 +14,7 @@ from engine.collect import load_inventory
 from engine.errors import UserError
 from engine.multitenant import PlanSettings, TenantOutcome, combined_document, combined_exit_code, plan_tenant, plan_tenants
 from engine.snapshot import load_snapshot
+from helpers import write_text
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -22,15 +23,8 @@ NOW_TEXT = "2026-12-01T00:00:00Z"
 NOW = datetime.fromisoformat("2026-12-01T00:00:00+00:00")
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-    return path
-
-
 def _inventory(tmp_path: Path, entries: str) -> Path:
-    return _write(tmp_path / "tenants.yaml", "tenants:\n" + entries)
+    return write_text(tmp_path / "tenants.yaml", "tenants:\n" + entries)
 
 
 CONTOSO_ENTRY = f"""  - name: contoso
@@ -340,7 +334,7 @@ def test_missing_renderer_named(monkeypatch):
 
 def test_single_snapshot_plan_unchanged(tmp_path, safeguard):
     """A tenant planned through the inventory gets the same results as with --snapshot and the same params."""
-    params = _write(tmp_path / "params.yaml", "stale_days: 45\n")
+    params = write_text(tmp_path / "params.yaml", "stale_days: 45\n")
     _, single, _ = safeguard("plan", "--snapshot", EXAMPLES / "woodgrove-gws-snapshot.json", "--params", params, "--format", "json")
     _, combined, _ = safeguard("plan", "--inventory", DEMO, "--tenant", "woodgrove", "--params", params, "--format", "json")
     through_inventory = json.loads(combined)["tenants"][0]["plan"]

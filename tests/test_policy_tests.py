@@ -10,6 +10,7 @@ from engine.coverage import instrument
 from engine.errors import InputError
 from engine.language.policyset import load_policies
 from engine.testing import build_snapshot, discover_test_files, load_test_file, run_case, run_tests, untested_statuses
+from helpers import write_text
 
 REPO = Path(__file__).resolve().parents[1]
 PACK = REPO / "policies"
@@ -54,23 +55,16 @@ FORWARDING_FAIL = """  - name: partner forwards
 """
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-    return path
-
-
 @pytest.fixture
 def small(tmp_path):
     """A folder with a two-policy package, and its compiled policy set."""
-    _write(tmp_path / "t.sg", POLICY)
+    write_text(tmp_path / "t.sg", POLICY)
 
     return tmp_path, load_policies([tmp_path])
 
 
 def _cases(folder: Path, policy_set, body: str):
-    path = _write(folder / "t_test.yaml", HEADER + body)
+    path = write_text(folder / "t_test.yaml", HEADER + body)
 
     return load_test_file(path, policy_set)
 
@@ -308,7 +302,7 @@ def test_snapshot_and_file_exclusive(small):
 def test_cli_failing_case_exits_2(small, safeguard):
     """A failing case makes `safeguard test` print the diff and exit 2."""
     folder, _ = small
-    _write(folder / "t_test.yaml", HEADER + FORWARDING_FAIL.replace("status: fail", "status: pass"))
+    write_text(folder / "t_test.yaml", HEADER + FORWARDING_FAIL.replace("status: fail", "status: pass"))
 
     code, out, _ = safeguard("test", folder)
 
@@ -322,7 +316,7 @@ def test_cli_broken_case_exits_1(small, safeguard):
     """A case whose snapshot is invalid makes `safeguard test` exit 1."""
     folder, _ = small
     body = FORWARDING_FAIL.replace('{domainName: "*", autoForwardEnabled: true}', '{domainName: "*"}')
-    _write(folder / "t_test.yaml", HEADER + body)
+    write_text(folder / "t_test.yaml", HEADER + body)
 
     code, out, _ = safeguard("test", folder)
 
@@ -343,7 +337,7 @@ def test_cli_no_test_files(small, safeguard):
 def test_cli_notes_untested_statuses(small, safeguard):
     """The summary names the statuses no case expects of a policy."""
     folder, _ = small
-    _write(folder / "t_test.yaml", HEADER + FORWARDING_FAIL)
+    write_text(folder / "t_test.yaml", HEADER + FORWARDING_FAIL)
 
     _, out, _ = safeguard("test", folder)
 
@@ -410,7 +404,7 @@ def test_coverage_counts_function_bodies(pack):
 def test_cli_coverage_report(small, safeguard):
     """--coverage prints each owner's share and the outcomes never seen."""
     folder, _ = small
-    _write(folder / "t_test.yaml", HEADER + FORWARDING_FAIL)
+    write_text(folder / "t_test.yaml", HEADER + FORWARDING_FAIL)
 
     code, out, _ = safeguard("test", "--coverage", folder)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from apply_scenario import (
     BEA,
@@ -34,7 +33,7 @@ from engine.snapshot import Snapshot
 from remediations import ActionRegistry, ArgumentSpec, registry
 from remediations.registry import StateAction
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("quiet_logs")]
 
 MIA = "mia@apply-gws.example"
 LIAM = "liam@apply-gws.example"
@@ -54,13 +53,6 @@ CASES = [
     ("gws.disable_auto_forwarding", {"user": LIAM}),
     ("gws.suspend_user", {"user": MIA}),
 ]
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs():
-    """Keep log events out of the test output."""
-    with capture_logs():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +12,6 @@ from engine.diff import diff_documents
 from engine.report.attestations import parse_attestations
 from engine.report.elements import ELEMENTS
 from engine.report.html import render_diff_html, render_html
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
 
 ATTESTATIONS = """
 attestations:
@@ -47,12 +43,6 @@ class _Tags(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

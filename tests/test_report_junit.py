@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
-import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from engine.diff import diff_documents
 from engine.report.junit import render_diff_junit, render_junit
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 def _parse(text: str, tmp_path: Path) -> JUnitXml:

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
-from pathlib import Path
-
-import pytest
 
 from engine.diff import diff_documents
 from engine.report.markdown import MAX_COMMENT_LENGTH, MAX_ROWS, escape_markdown, render_diff_markdown, render_markdown
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 def _large_plan(plan, policies: int, violations: int) -> dict:

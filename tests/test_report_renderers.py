@@ -13,14 +13,7 @@ from engine.diff import diff_documents
 from engine.plan import plan_bytes
 from engine.report import DIFF_RENDERERS, FORMATS, RENDERERS, render_json, render_text
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
 PLAN_SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "plan.schema.json"
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

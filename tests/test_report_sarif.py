@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft4Validator
@@ -13,7 +12,6 @@ from jsonschema import Draft4Validator
 from engine.diff import diff_documents
 from engine.report.sarif import SARIF_VERSION, render_diff_sarif, render_sarif
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "plan.json"
 TENANT_ID = "0b7e2c1a-5d4f-4c3b-9a8e-7f6d5c4b3a21"
 
 
@@ -25,12 +23,6 @@ def validator():
     Draft4Validator.check_schema(schema)
 
     return Draft4Validator(schema)
-
-
-@pytest.fixture
-def plan():
-    """The hand-written plan with every status, a waiver and hostile tenant strings."""
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 
 def _errors(validator, log) -> list[str]:

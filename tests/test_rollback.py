@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from structlog.testing import capture_logs
 
 from apply_scenario import (
     BEA,
@@ -33,7 +32,7 @@ from engine.cli.apply import rollback
 from engine.language.policyset import load_policies
 from engine.simulator import Simulator
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("quiet_logs")]
 
 BREAK_GLASS = {"break_glass": [BEA]}
 EXCLUSION = {"mfa_exclusion_group": EXCLUSION_GROUP}
@@ -55,13 +54,6 @@ policy "test.gws.leaver-locked" {
   remediate gws.suspend_user(user: user.primaryEmail)
 }
 """
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs():
-    """Keep log events out of the test output."""
-    with capture_logs():
-        yield
 
 
 @pytest.fixture

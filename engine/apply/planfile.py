@@ -13,7 +13,6 @@ the SHA-256 of the file's bytes; the journal and the audit log carry it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,9 @@ import orjson
 
 from engine.apply.state import state_fingerprint
 from engine.errors import InputError, UserError
+from engine.schemas import load_schema, schema_path
 
-__all__ = ["PLAN_SCHEMA_PATH", "PlanError", "PlannedAction", "PlanFile", "load_plan", "plan_problems"]
-
-PLAN_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "plan.schema.json"
+__all__ = ["PlanError", "PlannedAction", "PlanFile", "load_plan", "plan_problems"]
 
 # At most this many problems are listed in one error.
 _PROBLEMS_SHOWN = 20
@@ -150,18 +148,12 @@ def plan_problems(document: Any, registry: Any = None) -> list[str]:
 
 
 def _schema_problems(document: Any) -> list[str]:
-    if not PLAN_SCHEMA_PATH.is_file():
+    if not schema_path("plan.schema.json").is_file():
         return []
 
     import jsonschema
 
-    try:
-        schema = json.loads(PLAN_SCHEMA_PATH.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        message = f"{PLAN_SCHEMA_PATH}: cannot read the plan schema: {error}; reinstall safeguard"
-        raise InputError(message) from None
-
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema("plan.schema.json"))
     problems = []
     for error in sorted(validator.iter_errors(document), key=lambda item: list(item.absolute_path)):
         path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path) or "(top level)"

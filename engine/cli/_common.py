@@ -1,18 +1,15 @@
-"""Option parsing shared by several subcommands."""
+"""Option parsing and output writing shared by several subcommands."""
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-import click
+from engine.errors import UserError
+from engine.files import require_folder, write_atomic
 
-from engine.errors import InputError, UserError
-
-__all__ = ["default_policy_paths", "parse_now", "write_atomic"]
+__all__ = ["default_policy_paths", "parse_now", "write_output"]
 
 
 def default_policy_paths() -> list[Path]:
@@ -40,23 +37,10 @@ def parse_now(value: str | None) -> datetime | None:
     return parsed
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file and a rename: never a half-written file."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        message = f"{target}: folder {directory} does not exist"
-        raise InputError(message)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def write_output(path: str | Path, data: bytes) -> None:
+    """Write an output file atomically; raise InputError naming a missing folder or a failed write."""
+    require_folder(path)
+    write_atomic(path, data)
 
 
 def echo_colour() -> bool:

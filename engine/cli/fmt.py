@@ -8,39 +8,14 @@ from pathlib import Path
 import click
 import structlog
 
-from engine.cli._common import default_policy_paths, write_atomic
-from engine.errors import InputError, SafeguardError
+from engine.cli._common import default_policy_paths, write_output
+from engine.errors import SafeguardError
 from engine.language.formatter import format_source
-from engine.language.policyset import POLICY_SUFFIX
+from engine.language.policyset import find_policy_files, read_policy_file
 
 __all__ = ["fmt"]
 
 log = structlog.get_logger()
-
-
-def _policy_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(candidate for candidate in path.rglob(f"*{POLICY_SUFFIX}") if candidate.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            message = f"{path}: no such file or directory; pass a policy file or a folder of {POLICY_SUFFIX} files"
-            raise InputError(message)
-
-    return list(dict.fromkeys(files))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        message = f"{path}: not valid UTF-8 at byte {error.start}; save policy files as UTF-8"
-        raise InputError(message) from None
-    except OSError as error:
-        message = f"{path}: cannot read: {error.strerror}"
-        raise InputError(message) from None
 
 
 @click.command()
@@ -57,13 +32,14 @@ def fmt(ctx, paths, check, show_diff) -> None:
     needs changing (or the files were rewritten), 1 when --check or --diff found
     files to change, or when a file cannot be read or parsed.
     """
-    files = _policy_files([Path(path) for path in paths] or default_policy_paths())
+    # A file named twice is formatted once.
+    files = list(dict.fromkeys(find_policy_files([Path(path) for path in paths] or default_policy_paths())))
     changed = []
     failed = 0
     for path in files:
         # One file that does not parse must not hide the state of the others.
         try:
-            source = _read(path)
+            source = read_policy_file(path)
             formatted = format_source(source, str(path))
         except SafeguardError as error:
             click.echo(f"error: {error}", err=True)
@@ -79,7 +55,7 @@ def fmt(ctx, paths, check, show_diff) -> None:
             click.echo("".join(lines), nl=False)
         if check or show_diff:
             continue
-        write_atomic(path, formatted.encode("utf-8"))
+        write_output(path, formatted.encode("utf-8"))
         log.info("fmt.rewrite", file=str(path))
         click.echo(f"formatted {path}")
 

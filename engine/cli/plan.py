@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import click
 import structlog
 
-from engine.cli._common import default_policy_paths, echo_colour, parse_now, write_atomic
+from engine.cli._common import default_policy_paths, echo_colour, parse_now, write_output
 from engine.errors import UserError
 from engine.evaluate import evaluate
 from engine.exceptions import load_exceptions, review_exceptions
@@ -172,9 +172,9 @@ def _plan_inventory(ctx, options: dict[str, Any], policy_set: PolicySet, default
     if out_dir is not None:
         for outcome in outcomes:
             if outcome.plan is not None:
-                write_atomic(out_dir / f"{outcome.name}.plan.json", plan_bytes(outcome.plan))
+                write_output(out_dir / f"{outcome.name}.plan.json", plan_bytes(outcome.plan))
     if options["out_path"]:
-        write_atomic(options["out_path"], plan_bytes(document))
+        write_output(options["out_path"], plan_bytes(document))
     for outcome in outcomes:
         if outcome.error is not None:
             click.echo(f"error: tenant {outcome.name}: {outcome.error}", err=True)
@@ -264,6 +264,6 @@ def plan(ctx, **options) -> None:
 
     document = _plan_snapshot(options["snapshot_path"], policy_set, defaults, params_path or "params", now, exceptions)
     if options["out_path"]:
-        write_atomic(options["out_path"], plan_bytes(document))
+        write_output(options["out_path"], plan_bytes(document))
     click.echo(render_document(document, options["output_format"], echo_colour(), options["attestations"]), nl=False)
     ctx.exit(exit_code_for(document))

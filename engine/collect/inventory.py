@@ -12,7 +12,6 @@ and the field. Secret values are never echoed back.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +22,12 @@ from urllib.parse import urlsplit
 import jsonschema
 import yaml
 
-from engine.diagnostics import Diagnostic, DiagnosticSink, Position, render, suggest
+from engine._yaml_source import YamlDocument, compose_yaml, raise_diagnostics
+from engine.diagnostics import DiagnosticSink, suggest
 from engine.errors import InputError
+from engine.schemas import load_schema
 
 __all__ = [
-    "SCHEMA_PATH",
     "Inventory",
     "Tenant",
     "ClientSecretCredentials",
@@ -41,8 +41,6 @@ __all__ = [
     "load_inventory",
     "parse_inventory",
 ]
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "tenants.schema.json"
 
 # Microsoft Graph hosts of the global and national clouds.
 M365_HOSTS = ("graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn")
@@ -191,30 +189,24 @@ def load_inventory(path: str | Path) -> Inventory:
 def parse_inventory(text: str, path: str | Path) -> Inventory:
     """Validate inventory text; ``path`` names the file in messages and anchors relative paths."""
     path = Path(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = getattr(error, "problem", None) or str(error)
-        message = f"{path}:{line}:{column}: invalid_yaml: {problem}"
-        raise InputError(message) from None
+    # PyYAML's SafeLoader turns timestamps into datetime objects here, as it does in params files.
+    source = compose_yaml(text, str(path), loader=yaml.SafeLoader)
+    document = source.document
 
-    positions = _NodePositions(str(path), root)
     sink = DiagnosticSink()
-    positions.report_duplicate_keys(sink)
+    for diagnostic in source.duplicate_keys():
+        sink.add(diagnostic)
     if not isinstance(document, dict):
-        sink.error(positions.at(()), "invalid_inventory", "the inventory must be a mapping with a `tenants` list")
+        sink.error(source.position(()), "invalid_inventory", "the inventory must be a mapping with a `tenants` list")
         _raise(sink)
 
     for index, raw in enumerate(document.get("tenants") or []):
         if isinstance(raw, dict):
-            _check_inline_secrets(raw, ("tenants", index), positions, sink)
+            _check_inline_secrets(raw, ("tenants", index), source, sink)
     if sink:
         _raise(sink)
 
-    invalid = _check_schema(document, positions, sink)
+    invalid = _check_schema(document, source, sink)
     if "tenants" in invalid or not isinstance(document.get("tenants"), list):
         _raise(sink)
 
@@ -223,10 +215,10 @@ def parse_inventory(text: str, path: str | Path) -> Inventory:
     for index, raw in enumerate(document["tenants"]):
         if ("tenants", index) in invalid:
             continue
-        tenant = _build_tenant(raw, index, path, positions, sink)
+        tenant = _build_tenant(raw, index, path, source, sink)
         if tenant is not None:
             tenants.append(tenant)
-    _check_unique_names(document["tenants"], positions, sink)
+    _check_unique_names(document["tenants"], source, sink)
     if sink:
         _raise(sink)
 
@@ -235,10 +227,7 @@ def parse_inventory(text: str, path: str | Path) -> Inventory:
 
 def _raise(sink: DiagnosticSink) -> None:
     # No source excerpt: the offending line may hold a secret.
-    message = render(sink.sorted(), {})
-    if sink.truncated:
-        message = f"{message}\n(further errors not shown)"
-    raise InputError(message)
+    raise_diagnostics(sink)
 
 
 def _label(document: Any, path: tuple[Any, ...]) -> str:
@@ -264,7 +253,7 @@ def _label_for(raw: dict | None, path: tuple[Any, ...]) -> str:
     return f"{subject}: {rest}"
 
 
-def _check_inline_secrets(raw: dict, base: tuple, positions: _NodePositions, sink: DiagnosticSink) -> None:
+def _check_inline_secrets(raw: dict, base: tuple, source: YamlDocument, sink: DiagnosticSink) -> None:
     reported = set()
     credentials = raw.get("credentials")
     if isinstance(credentials, dict):
@@ -278,7 +267,7 @@ def _check_inline_secrets(raw: dict, base: tuple, positions: _NodePositions, sin
                 message = f"{message}; keep the secret outside the file and reference it with `{replacement}`"
             else:
                 message = f"{message}; remove it from the file"
-            sink.error(positions.key_at(where), "inline_secret", message)
+            sink.error(source.key_position(where), "inline_secret", message)
             reported.add(where)
 
         for key, value in credentials.items():
@@ -289,7 +278,7 @@ def _check_inline_secrets(raw: dict, base: tuple, positions: _NodePositions, sin
                     "underscores); the value is not a variable name, and if it is the secret itself, "
                     "remove it from the file and export it instead"
                 )
-                sink.error(positions.at(where), "inline_secret", message)
+                sink.error(source.position(where), "inline_secret", message)
                 reported.add(where)
 
     for where, value in _strings(raw, base):
@@ -301,7 +290,7 @@ def _check_inline_secrets(raw: dict, base: tuple, positions: _NodePositions, sin
                     f"{_label_for(raw, where)}: the value looks like {description}; the inventory holds "
                     "references only (environment-variable names, file paths), never secrets"
                 )
-                sink.error(positions.at(where), "inline_secret", message)
+                sink.error(source.position(where), "inline_secret", message)
                 break
 
 
@@ -316,23 +305,15 @@ def _strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
             yield from _strings(item, (*path, index))
 
 
-def _load_schema() -> dict:
-    try:
-        return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        message = f"{SCHEMA_PATH}: cannot read the inventory schema: {error}; reinstall safeguard"
-        raise InputError(message) from None
-
-
-def _check_schema(document: dict, positions: _NodePositions, sink: DiagnosticSink) -> set[tuple]:
+def _check_schema(document: dict, source: YamlDocument, sink: DiagnosticSink) -> set[tuple]:
     """Report schema errors; return the paths (``("tenants", i)`` or ``"tenants"``) that have any."""
     invalid: set = set()
-    validator = jsonschema.Draft202012Validator(_load_schema())
+    validator = jsonschema.Draft202012Validator(load_schema("tenants.schema.json"))
     for error in _leaf_errors(validator.iter_errors(document)):
         where = tuple(error.absolute_path)
         invalid.add(where[:2] if len(where) >= 2 else "tenants")
         secret_field = where and isinstance(where[-1], str) and where[-1] in _SECRET_FIELDS
-        sink.error(positions.at(where), "invalid_inventory", f"{_label(document, where)}: {_describe(error, secret_field)}")
+        sink.error(source.position(where), "invalid_inventory", f"{_label(document, where)}: {_describe(error, secret_field)}")
 
     return invalid
 
@@ -384,7 +365,7 @@ def _describe(error: jsonschema.ValidationError, hide_value: bool) -> str:
     return error.message
 
 
-def _check_endpoint(raw: dict, where: tuple, positions: _NodePositions, sink: DiagnosticSink) -> str | None:
+def _check_endpoint(raw: dict, where: tuple, source: YamlDocument, sink: DiagnosticSink) -> str | None:
     endpoint = raw.get("endpoint")
     if endpoint is None:
         return None
@@ -393,7 +374,7 @@ def _check_endpoint(raw: dict, where: tuple, positions: _NodePositions, sink: Di
     label = _label_for(raw, where)
     provider = raw["provider"]
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        sink.error(positions.at(where), "invalid_endpoint", f"{label}: give only scheme, host and port, such as http://127.0.0.1:8080")
+        sink.error(source.position(where), "invalid_endpoint", f"{label}: give only scheme, host and port, such as http://127.0.0.1:8080")
         return None
     if is_loopback_url(endpoint):
         return endpoint.rstrip("/")
@@ -402,11 +383,11 @@ def _check_endpoint(raw: dict, where: tuple, positions: _NodePositions, sink: Di
             f"{label}: {parts.hostname!r} is not a loopback address; a gws endpoint is only for the simulator, "
             "because the Google client libraries already use each API's official host"
         )
-        sink.error(positions.at(where), "invalid_endpoint", message)
+        sink.error(source.position(where), "invalid_endpoint", message)
         return None
     if parts.scheme != "https" or parts.hostname not in M365_HOSTS or parts.port not in (None, 443):
         message = f"{label}: must be http on a loopback address or https on an official Graph host ({', '.join(M365_HOSTS)})"
-        sink.error(positions.at(where), "invalid_endpoint", message)
+        sink.error(source.position(where), "invalid_endpoint", message)
         return None
 
     return endpoint.rstrip("/")
@@ -420,7 +401,7 @@ def _resolve_file(value: str, inventory_path: Path) -> Path:
     return path
 
 
-def _build_credentials(raw: dict, where: tuple, endpoint: str | None, inventory_path: Path, positions: _NodePositions, sink: DiagnosticSink) -> Credentials | None:
+def _build_credentials(raw: dict, where: tuple, endpoint: str | None, inventory_path: Path, source: YamlDocument, sink: DiagnosticSink) -> Credentials | None:
     spec = raw["credentials"]
     kind = spec["type"]
     if kind == "client_secret":
@@ -433,7 +414,7 @@ def _build_credentials(raw: dict, where: tuple, endpoint: str | None, inventory_
     if kind == "static_token":
         if endpoint is None or not is_loopback_url(endpoint):
             message = f"{_label_for(raw, (*where, 'type'))}: a static token is accepted only with a loopback `endpoint` (the simulator)"
-            sink.error(positions.at((*where, "type")), "invalid_credentials", message)
+            sink.error(source.position((*where, "type")), "invalid_credentials", message)
             return None
         return StaticTokenCredentials(spec["token_env"])
 
@@ -441,12 +422,12 @@ def _build_credentials(raw: dict, where: tuple, endpoint: str | None, inventory_
     return ServiceAccountCredentials(path, spec["subject"])
 
 
-def _build_tenant(raw: dict, index: int, inventory_path: Path, positions: _NodePositions, sink: DiagnosticSink) -> Tenant | None:
+def _build_tenant(raw: dict, index: int, inventory_path: Path, source: YamlDocument, sink: DiagnosticSink) -> Tenant | None:
     base = ("tenants", index)
-    endpoint = _check_endpoint(raw, (*base, "endpoint"), positions, sink)
+    endpoint = _check_endpoint(raw, (*base, "endpoint"), source, sink)
     if raw.get("endpoint") is not None and endpoint is None:
         return None
-    credentials = _build_credentials(raw, (*base, "credentials"), endpoint, inventory_path, positions, sink)
+    credentials = _build_credentials(raw, (*base, "credentials"), endpoint, inventory_path, source, sink)
     if credentials is None:
         return None
 
@@ -463,7 +444,7 @@ def _build_tenant(raw: dict, index: int, inventory_path: Path, positions: _NodeP
     )
 
 
-def _check_unique_names(tenants: list, positions: _NodePositions, sink: DiagnosticSink) -> None:
+def _check_unique_names(tenants: list, source: YamlDocument, sink: DiagnosticSink) -> None:
     seen: dict[str, int] = {}
     for index, raw in enumerate(tenants):
         name = raw.get("name") if isinstance(raw, dict) else None
@@ -471,61 +452,6 @@ def _check_unique_names(tenants: list, positions: _NodePositions, sink: Diagnost
             continue
         if name in seen:
             message = f"tenants[{index}]: name {name!r} is already used by tenants[{seen[name]}]; tenant names must be unique"
-            sink.error(positions.at(("tenants", index, "name")), "duplicate_tenant", message)
+            sink.error(source.position(("tenants", index, "name")), "duplicate_tenant", message)
         else:
             seen[name] = index
-
-
-class _NodePositions:
-    """Line and column of each value in the YAML document, looked up by JSON path."""
-
-    def __init__(self, file: str, root: yaml.Node | None) -> None:
-        self.file = file
-        self.root = root
-
-    def _find(self, path: tuple) -> tuple[yaml.Node | None, yaml.Node | None]:
-        """Return (key node, value node) of the deepest node on ``path``."""
-        key_node = None
-        node = self.root
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                match = next(((k, v) for k, v in node.value if k.value == part), None)
-                if match is None:
-                    break
-                key_node, node = match
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                key_node, node = None, node.value[part]
-            else:
-                break
-
-        return key_node, node
-
-    def _position(self, node: yaml.Node | None) -> Position:
-        if node is None:
-            return Position(self.file, 1, 1)
-        mark = node.start_mark
-
-        return Position(self.file, mark.line + 1, mark.column + 1)
-
-    def at(self, path: tuple) -> Position:
-        return self._position(self._find(path)[1])
-
-    def key_at(self, path: tuple) -> Position:
-        key_node, value_node = self._find(path)
-
-        return self._position(key_node or value_node)
-
-    def report_duplicate_keys(self, sink: DiagnosticSink) -> None:
-        """Report a key given twice in one mapping: YAML loaders silently keep the last one."""
-        stack = [self.root] if self.root is not None else []
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen = set()
-                for key, value in node.value:
-                    if key.value in seen:
-                        sink.add(Diagnostic(self._position(key), "duplicate_key", f"key {key.value!r} appears twice in the same mapping"))
-                    seen.add(key.value)
-                    stack.append(value)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)

@@ -92,13 +92,19 @@ def build_document(tenant: Tenant, results: Mapping[str, SectionResult], collect
     }
 
 
-def _check_identity(tenant: Tenant, reported_id: str | None) -> None:
+def _display_name(tenant: Tenant, identity: Any) -> str | None:
+    """Check that the API reported the inventory's tenant id; return the tenant's display name, if any."""
+    if identity is None:
+        return None
+    reported_id = identity.id
     if reported_id is not None and reported_id.lower() != tenant.id.lower():
         message = (
             f"tenant {tenant.name!r}: the API answered for tenant {reported_id}, but the inventory names {tenant.id}; "
             "check tenant_id / customer_id and the credentials"
         )
         raise ApiError(message)
+
+    return identity.display_name
 
 
 async def _collect_m365(tenant: Tenant, options: CollectOptions, environ: Mapping[str, str]) -> tuple[dict[str, SectionResult], str | None]:
@@ -116,11 +122,8 @@ async def _collect_m365(tenant: Tenant, options: CollectOptions, environ: Mappin
     except AzureError as error:
         message = f"tenant {tenant.name!r}: authentication failed: {failure_message(error)}"
         raise ApiError(message) from None
-    if identity is None:
-        return results, None
-    _check_identity(tenant, identity.id)
 
-    return results, identity.display_name
+    return results, _display_name(tenant, identity)
 
 
 def _collect_gws(tenant: Tenant, options: CollectOptions, environ: Mapping[str, str]) -> tuple[dict[str, SectionResult], str | None]:
@@ -138,11 +141,8 @@ def _collect_gws(tenant: Tenant, options: CollectOptions, environ: Mapping[str, 
     except GoogleAuthError as error:
         message = f"tenant {tenant.name!r}: authentication failed: {failure_message(error)}"
         raise ApiError(message) from None
-    if identity is None:
-        return results, None
-    _check_identity(tenant, identity.id)
 
-    return results, identity.display_name
+    return results, _display_name(tenant, identity)
 
 
 def collect_tenant(

@@ -24,7 +24,7 @@ from engine.language.parser import parse_module
 from engine.language.types import SchemaTypes, Type, snapshot_types
 from engine.language.values import ABSENT, EvalError, format_value, strict_equal, to_json, type_name
 
-__all__ = ["CompiledPolicy", "PolicySet", "load_policies", "compile_sources", "POLICY_SUFFIX"]
+__all__ = ["CompiledPolicy", "PolicySet", "load_policies", "compile_sources", "find_policy_files", "read_policy_file", "POLICY_SUFFIX"]
 
 POLICY_SUFFIX = ".sg"
 
@@ -138,7 +138,11 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _policy_files(paths: Sequence[Path]) -> list[Path]:
+def find_policy_files(paths: Sequence[Path]) -> list[Path]:
+    """List the policy files under each folder (sorted) and each file given directly, in argument order.
+
+    Raises InputError for a path that does not exist. A file named twice is listed twice.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -148,6 +152,12 @@ def _policy_files(paths: Sequence[Path]) -> list[Path]:
         else:
             message = f"{path}: no such file or directory; pass a policy file or a folder of {POLICY_SUFFIX} files"
             raise InputError(message)
+
+    return files
+
+
+def _policy_files(paths: Sequence[Path]) -> list[Path]:
+    files = find_policy_files(paths)
     if not files:
         shown = ", ".join(str(path) for path in paths)
         message = f"no {POLICY_SUFFIX} policy files found in {shown}"
@@ -156,7 +166,8 @@ def _policy_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _read(path: Path) -> str:
+def read_policy_file(path: Path) -> str:
+    """Read a policy file as UTF-8; raise InputError naming the file when that fails."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -366,6 +377,6 @@ def _render(sink: DiagnosticSink, texts: dict[str, str]) -> str:
 def load_policies(paths: Sequence[str | Path], schema: SchemaTypes | None = None, registry=None) -> PolicySet:
     """Load every policy file under ``paths`` into a compiled PolicySet."""
     files = _policy_files([Path(path) for path in paths])
-    sources = [(_display_path(path), _read(path)) for path in files]
+    sources = [(_display_path(path), read_policy_file(path)) for path in files]
 
     return compile_sources(sources, schema=schema, registry=registry)

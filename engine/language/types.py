@@ -8,12 +8,11 @@ whose shape the schema leaves open (a Cloud Identity setting value, say).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
+
+from engine.schemas import load_schema
 
 __all__ = [
     "Type",
@@ -205,17 +204,7 @@ class SchemaTypes:
         return converted
 
 
-def _schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schema" / "snapshot.schema.json"
-
-
 @cache
 def snapshot_types() -> SchemaTypes:
     """Load the snapshot schema shipped with safeguard as types."""
-    path = _schema_path()
-    if path.exists():
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        schema = json.loads(resources.files("engine").joinpath("schemas/snapshot.schema.json").read_text("utf-8"))
-
-    return SchemaTypes(schema)
+    return SchemaTypes(load_schema("snapshot.schema.json"))

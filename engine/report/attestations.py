@@ -12,21 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import orjson
-import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from engine.diagnostics import DiagnosticSink, Position, render, suggest
-from engine.errors import InputError
+from engine._yaml_source import compose_yaml, raise_diagnostics, read_source
+from engine.diagnostics import DiagnosticSink, suggest
 from engine.report.elements import ELEMENTS, Element, element_of
+from engine.schemas import load_schema
 
 __all__ = [
     "Attestation",
-    "SCHEMA_PATH",
     "REVIEW_CURRENT",
     "REVIEW_STALE",
     "REVIEW_FUTURE",
@@ -35,8 +31,6 @@ __all__ = [
     "review_due",
     "review_state",
 ]
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "attestations.schema.json"
 
 REVIEW_CURRENT = "current"
 REVIEW_STALE = "stale"
@@ -89,57 +83,25 @@ def review_state(attestation: Attestation, evaluated_at: datetime) -> str:
     return REVIEW_CURRENT
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that keeps dates as strings, so the schema and this module check them."""
-
-
-# PyYAML turns 2026-02-30 into an uncaught ValueError. Without the timestamp
-# resolver it stays a string, and the loader reports it with the field name.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_attestations(path: str | Path) -> list[Attestation]:
     """Read and validate an attestations YAML file, raising InputError that names the file, line and field."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        message = f"{path}: attestations file not found"
-        raise InputError(message) from None
-    except (OSError, UnicodeDecodeError) as error:
-        message = f"{path}: cannot read attestations file: {error}"
-        raise InputError(message) from None
-
-    return parse_attestations(text, path)
+    return parse_attestations(read_source(path, "attestations file"), path)
 
 
 def parse_attestations(text: str, path: str | Path = "attestations.yaml") -> list[Attestation]:
     """Validate attestations YAML text. ``path`` names the file in messages."""
     file = str(path)
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-        # _Loader is a SafeLoader: no arbitrary Python objects.
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = getattr(error, "problem", None) or str(error)
-        message = f"{file}:{line}:{column}: invalid_yaml: {problem}"
-        raise InputError(message) from None
-
-    positions = _positions(root)
+    # Dates stay strings, so the schema and this module check them.
+    source = compose_yaml(text, file)
+    document = source.document
     sink = DiagnosticSink()
 
     def report(where: tuple, message: str) -> None:
-        line, column = positions.get(where, (1, 1))
-        sink.error(Position(file, line, column), "invalid_attestation", message)
+        sink.error(source.position(where), "invalid_attestation", message)
 
     if not isinstance(document, dict):
         report((), "an attestations file must be a mapping with an `attestations` list")
-        _raise(sink, file, text)
+        raise_diagnostics(sink, {file: text})
 
     for error in sorted(_validator().iter_errors(document), key=lambda item: list(map(str, item.absolute_path))):
         where = tuple(error.absolute_path)
@@ -147,10 +109,8 @@ def parse_attestations(text: str, path: str | Path = "attestations.yaml") -> lis
         if error.validator == "additionalProperties":
             unknown = sorted(key for key in error.instance if key not in error.schema.get("properties", {}))
             at = (*where, unknown[0])
-        line, column = positions.get(at, positions.get(where, (1, 1)))
-        sink.error(Position(file, line, column), "invalid_attestation", f"{_field_label(where)}: {_describe(error)}")
-    if sink:
-        _raise(sink, file, text)
+        sink.error(source.position(at), "invalid_attestation", f"{_field_label(where)}: {_describe(error)}")
+    raise_diagnostics(sink, {file: text})
 
     attestations = []
     for index, raw in enumerate(document["attestations"]):
@@ -161,7 +121,7 @@ def parse_attestations(text: str, path: str | Path = "attestations.yaml") -> lis
             report(where, f"{_field_label(where)}: {raw['lastReviewed']!r} is not a calendar date; write YYYY-MM-DD")
             continue
         element = element_of(raw["element"])
-        line, _ = positions.get(("attestations", index), (1, 1))
+        line = source.position(("attestations", index)).line
         attestations.append(
             Attestation(
                 element=element,
@@ -173,32 +133,9 @@ def parse_attestations(text: str, path: str | Path = "attestations.yaml") -> lis
                 source=f"{file}:{line}",
             )
         )
-    if sink:
-        _raise(sink, file, text)
+    raise_diagnostics(sink, {file: text})
 
     return attestations
-
-
-def _raise(sink: DiagnosticSink, file: str, text: str) -> None:
-    message = render(sink.sorted(), {file: text})
-    if sink.truncated:
-        message = f"{message}\n(further errors not shown)"
-    raise InputError(message)
-
-
-def _positions(root: yaml.Node | None) -> dict[tuple, tuple[int, int]]:
-    """Map the JSON path of every YAML node to its 1-based line and column."""
-    found: dict[tuple, tuple[int, int]] = {}
-    stack: list[tuple[tuple, yaml.Node]] = [((), root)] if root is not None else []
-    while stack:
-        where, node = stack.pop()
-        found[where] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
-            stack.extend(((*where, key.value), value) for key, value in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(((*where, index), value) for index, value in enumerate(node.value))
-
-    return found
 
 
 def _field_label(where: tuple) -> str:
@@ -242,20 +179,6 @@ def _describe(error: ValidationError) -> str:
 
 
 @cache
-def _schema() -> dict[str, Any]:
-    # A source checkout has schema/ at the top. An installed package would
-    # carry a copy as package data under engine/schemas/.
-    # NOTE: no build step copies schema/ there yet, so only a source checkout
-    # or an editable install finds the schema.
-    source: Any = SCHEMA_PATH if SCHEMA_PATH.exists() else resources.files("engine").joinpath("schemas/attestations.schema.json")
-    try:
-        return orjson.loads(source.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as error:
-        message = f"cannot read the attestations schema {source}: {error}; reinstall safeguard"
-        raise InputError(message) from error
-
-
-@cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(_schema())
+    return Draft202012Validator(load_schema("attestations.schema.json"))
 
