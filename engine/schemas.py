@@ -1,8 +1,7 @@
 """Find and read the JSON Schemas of safeguard's file formats, such as ``plan.schema.json``.
 
 A source checkout or an editable install has them in schema/ at the top of the
-repository. An installed package would carry a copy as package data under
-engine/schemas/.
+repository. An installed wheel carries the same files as engine/bundled_schemas/.
 """
 
 from __future__ import annotations
@@ -30,9 +29,8 @@ def schema_path(name: str) -> Path | Traversable:
     if path.exists():
         return path
 
-    # NOTE: no build step copies schema/ into engine/schemas/ yet, so only a
-    # source checkout or an editable install finds the schemas.
-    return resources.files("engine").joinpath(f"schemas/{name}")
+    # A wheel carries schema/ as engine/bundled_schemas (see pyproject.toml).
+    return resources.files("engine").joinpath(f"bundled_schemas/{name}")
 
 
 @cache

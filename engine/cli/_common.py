@@ -18,7 +18,12 @@ def default_policy_paths() -> list[Path]:
     if local.is_dir():
         return [local]
 
-    return [Path(__file__).resolve().parents[2] / "policies"]
+    checkout = Path(__file__).resolve().parents[2] / "policies"
+    if checkout.is_dir():
+        return [checkout]
+
+    # An installed wheel carries the pack as engine/bundled_policies (see pyproject.toml).
+    return [Path(__file__).resolve().parents[1] / "bundled_policies"]
 
 
 def parse_now(value: str | None) -> datetime | None:
