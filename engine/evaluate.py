@@ -169,7 +169,6 @@ class _PolicyRun:
     def _judge(self, frame: list, item: Any) -> None:
         policy = self.policy
         context = self.context
-        resource_label = policy.resource_label(item) if item is not None else None
         try:
             in_scope = True
             if policy.where is not None:
@@ -183,18 +182,22 @@ class _PolicyRun:
                 frame[slot] = let(frame, context)
             holds = policy.assertion(frame, context)
         except EvalError as error:
-            self.note_error(error, resource_label)
+            self.note_error(error, self._label(item))
             return
         self.result.checked += 1
         if holds is True:
             return
         if type(holds) is Unknown or type(in_scope) is Unknown:
-            self.note_unknown(holds if type(holds) is Unknown else in_scope, resource_label)
+            self.note_unknown(holds if type(holds) is Unknown else in_scope, self._label(item))
             return
         if holds is not False:
-            self.note_error(EvalError(f"'assert' needs a boolean, got {type_name(holds)}", policy.assertion_node), resource_label)
+            self.note_error(EvalError(f"'assert' needs a boolean, got {type_name(holds)}", policy.assertion_node), self._label(item))
             return
         self.result.violations.append(self._violation(frame, item))
+
+    def _label(self, item: Any) -> str | None:
+        # Only an unjudged resource needs a label; most are judged, so it is built on demand.
+        return self.policy.resource_label(item) if item is not None else None
 
     def _violation(self, frame: list, item: Any) -> Violation:
         policy = self.policy

@@ -37,6 +37,11 @@ def _nothing_message(what: str, value: Any) -> str:
 
 _UNSET = object()
 
+# Snapshot timestamps are nearly all distinct, so for field reads the LRU cache
+# of parse_timestamp only adds work: with 300,000 distinct values a cached
+# parse took 0.45 us and the plain function 0.14 us.
+_parse_field_timestamp = getattr(parse_timestamp, "__wrapped__", parse_timestamp)
+
 
 def _free_slots(node: Any, bound: frozenset[int] = frozenset()) -> set[int] | None:
     """Return the frame slots an expression reads and does not bind itself, or None if that is unclear."""
@@ -79,7 +84,7 @@ def _free_slots(node: Any, bound: frozenset[int] = frozenset()) -> set[int] | No
 
 
 def _hoistable(node: ast.Expr) -> bool:
-    """Whether an expression reads no frame slot and costs more than a lookup."""
+    """Return whether an expression reads no frame slot and costs more than a lookup."""
     if isinstance(node, (ast.Literal, ast.Name)):
         return False
     if isinstance(node, ast.Attr) and (
@@ -229,7 +234,7 @@ class Compiler:
                     value = value.get(name, ABSENT)
                     if timestamp and type(value) is str:
                         try:
-                            value = parse_timestamp(value)
+                            value = _parse_field_timestamp(value)
                         except ValueError:
                             message = f"field '{name}' holds {value!r}, which is not an RFC 3339 timestamp"
                             raise _fail(step, message) from None
@@ -312,7 +317,7 @@ class Compiler:
         return call
 
     def _builtin_call_one(self, node: ast.Call, builtin, argument_function: Compiled) -> Compiled:
-        """The one-argument case of _builtin_call, without the argument list."""
+        """Compile a call of a one-argument built-in, without building an argument list."""
         function = builtin.function
         name = builtin.name
         accepts_null = builtin.accepts_null
@@ -391,10 +396,13 @@ class Compiler:
 
             return set_operation
         arithmetic = _ARITHMETIC[op]
+        concatenates = op == "+"
 
         def apply(frame, context):
             a = left(frame, context)
             b = right(frame, context)
+            if concatenates and type(a) is type(b) and (type(a) is str or type(a) is list):
+                return a + b
             if type(a) is Unknown or type(b) is Unknown:
                 return merge_unknown(a, b)
             if _is_nothing(a):
@@ -485,6 +493,8 @@ class Compiler:
         def compare(frame, context):
             a = left(frame, context)
             b = right(frame, context)
+            if type(a) is type(b) and type(a) in _ORDERED_TYPES:
+                return ordering(a, b)
             if type(a) is Unknown or type(b) is Unknown:
                 return merge_unknown(a, b)
             if _is_nothing(a):
@@ -521,16 +531,27 @@ class Compiler:
         kind = node.kind
         negated = node.negated
 
+        if kind == "empty":
+
+            def check_empty(frame, context):
+                value = operand(frame, context)
+                if value is None or value is ABSENT:
+                    return not negated
+                if type(value) is Unknown:
+                    return value
+                result = isinstance(value, (str, list, dict, frozenset)) and len(value) == 0
+                return result is not negated
+
+            return check_empty
+
         def check(frame, context):
             value = operand(frame, context)
             if type(value) is Unknown:
                 return value
             if kind == "null":
                 result = value is None
-            elif kind == "absent":
-                result = value is ABSENT
             else:
-                result = _is_nothing(value) or (isinstance(value, (str, list, dict, frozenset)) and len(value) == 0)
+                result = value is ABSENT
             return result is not negated
 
         return check
@@ -571,29 +592,21 @@ class Compiler:
 
     def _iterable(self, node, collection_function: Compiled):
         def iterable(frame, context):
-            collection = collection_function(frame, context)
-            if type(collection) is Unknown:
-                return collection
-            if isinstance(collection, (list, tuple)):
-                return collection
-            if isinstance(collection, frozenset):
-                return sorted(collection, key=repr)
-            if _is_nothing(collection):
-                raise _fail(node.collection, _nothing_message("the collection", collection))
-            message = f"cannot iterate over a {type_name(collection)}"
-            raise _fail(node.collection, message)
+            return _items_of(node, collection_function(frame, context))
 
         return iterable
 
     def _compile_Comprehension(self, node: ast.Comprehension) -> Compiled:
-        iterable = self._iterable(node, self.compile(node.collection))
+        collection_function = self.compile(node.collection)
         condition = self.compile(node.condition) if node.condition is not None else None
         element = self.compile(node.element)
         slot = node.slot
         as_set = node.kind == "set"
 
         def comprehend(frame, context):
-            items = iterable(frame, context)
+            items = collection_function(frame, context)
+            if type(items) is not list:
+                items = _items_of(node, items)
             if type(items) is Unknown:
                 return items
             values = []
@@ -622,7 +635,7 @@ class Compiler:
         return comprehend
 
     def _compile_Quantifier(self, node: ast.Quantifier) -> Compiled:
-        iterable = self._iterable(node, self.compile(node.collection))
+        collection_function = self.compile(node.collection)
         condition = self.compile(node.condition) if node.condition is not None else None
         predicate = self.compile(node.predicate) if node.predicate is not None else None
         slot = node.slot
@@ -636,7 +649,9 @@ class Compiler:
             raise _fail(node, message)
 
         def quantify(frame, context):
-            items = iterable(frame, context)
+            items = collection_function(frame, context)
+            if type(items) is not list:
+                items = _items_of(node, items)
             if type(items) is Unknown:
                 return items
             matched = 0
@@ -676,8 +691,22 @@ class Compiler:
         return quantify
 
 
+def _items_of(node: ast.Node, collection: Any) -> Any:
+    """Return the items a comprehension or quantifier iterates over: a list, or an Unknown passed through."""
+    if type(collection) is Unknown:
+        return collection
+    if isinstance(collection, (list, tuple)):
+        return collection
+    if isinstance(collection, frozenset):
+        return sorted(collection, key=repr)
+    if _is_nothing(collection):
+        raise _fail(node.collection, _nothing_message("the collection", collection))
+    message = f"cannot iterate over a {type_name(collection)}"
+    raise _fail(node.collection, message)
+
+
 def _literal_equality(left: Compiled, constant: Any, negated: bool) -> Compiled:
-    """The equality closure of _compile_Compare when its right side is a literal."""
+    """Return the equality closure of _compile_Compare for a literal right side."""
     if type(constant) is bool:
 
         def equality_bool(frame, context):
@@ -753,6 +782,9 @@ _ARITHMETIC = {
     "/": operator.truediv,
     "%": operator.mod,
 }
+
+# Operands of one of these types compare directly (bool is not among them).
+_ORDERED_TYPES = frozenset({str, int, float, datetime, timedelta})
 
 _ORDERING = {
     "<": operator.lt,

@@ -81,6 +81,12 @@ def _role_index(context, field: str) -> dict[str, set[str]]:
 
 
 def _roles_of(context, user_id: str, field: str):
+    # A policy calls member_roles for a user once per conditional access policy it checks.
+    memo = context.cache.setdefault(f"m365.roles_of.{field}", {})
+    found = memo.get(user_id)
+    if found is not None:
+        return found
+
     _, unknown = _sections(context, "m365.groups", "m365.directoryRoles")
     if unknown is not None:
         return unknown
@@ -88,8 +94,10 @@ def _roles_of(context, user_id: str, field: str):
     roles = set(index.get(user_id, ()))
     for group_id in _transitive_groups(context, user_id):
         roles |= index.get(group_id, set())
+    found = frozenset(roles)
+    memo[user_id] = found
 
-    return frozenset(roles)
+    return found
 
 
 @builtin(
@@ -101,9 +109,9 @@ def _roles_of(context, user_id: str, field: str):
     param_names=("object_id",),
 )
 def member_groups(context, object_id):
-    _, unknown = _sections(context, "m365.groups")
-    if unknown is not None:
-        return unknown
+    groups = context.section("m365.groups")
+    if type(groups) is Unknown:
+        return groups
 
     return _transitive_groups(context, object_id)
 
