@@ -94,16 +94,16 @@ def _decode_sections(text: memoryview, mapped: mmap.mmap) -> object:
 def _parse_mapped(path: Path) -> tuple[object, int] | None:
     """Parse a large file from a memory map; return None for a small file or one that cannot be mapped.
 
-    Parsing from bytes holds the whole file and the whole document at once:
-    on a 247 MB snapshot of 100,000 users that peaked at 750 MiB. Here the
-    file pages of each section leave memory once the section is decoded, and
-    the peak was 570 MiB. The collector is paused while millions of
-    containers are created, because every collection their allocation
-    triggers rescans the young ones. A parsed document holds no reference
-    cycles, so the pause leaves no garbage; one full collection afterwards
+    Parsing from bytes keeps the whole file and the whole document in memory
+    at once: on a 247 MB snapshot of 100,000 users that peaked at 750 MiB.
+    Here the file pages of each section leave memory once the section is
+    decoded, and the peak was 570 MiB. The collector is paused while millions
+    of containers are created, because every collection their allocation
+    triggers rescans the young ones. A parsed document has no reference
+    cycles, so the pause leaves no garbage. One full collection afterwards
     moves the document to the oldest generation, where later collections
     leave it alone. With the collector running, parsing took 3 s instead of
-    0.5 s; the collection took 0.35 s and saved 0.8 s in the evaluation that
+    0.5 s. The collection took 0.35 s and saved 0.8 s in the evaluation that
     followed (bench/run.py, 2-core VM, Python 3.11).
     """
     try:
