@@ -129,13 +129,14 @@ def test_unset_root_reported(make_snapshot, run_pack):
 
 
 def test_violation_message(make_snapshot, run_pack):
-    """The violation names the scope and its enforcement date."""
+    """The violation's resource names the scope; its message gives the enforcement date and leaves the scope to the resource."""
     case = next(case for case in CASES if case["id"] == "group-date-ahead")
     result = _result(run_pack(_document(case, make_snapshot), now=_now(case["now"])), POLICY)
     message = result.violations[0].message
 
-    assert "group:contractors@example.org" in message
+    assert "group:contractors@example.org" == result.violations[0].resource["id"]
     assert "2030-01-01T00:00:00Z" in message
+    assert "group:contractors@example.org" not in message
 
 
 def test_policies_unknown(make_snapshot, run_pack):

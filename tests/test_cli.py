@@ -364,6 +364,17 @@ def test_validate_pack(safeguard):
     assert "no problems found" in out
 
 
+def test_validate_one_policy(tmp_path, safeguard):
+    """validate counts one policy in one file in the singular."""
+    path = tmp_path / "one.sg"
+    path.write_text('package t\n\npolicy "t.a" {\n  title "A"\n  severity low\n  assert 1 == 1\n}\n', encoding="utf-8")
+
+    code, out, err = safeguard("validate", path)
+
+    assert EXIT_OK == code, err
+    assert "1 policy in 1 file: no problems found\n" == out
+
+
 def test_validate_broken(broken_policy, safeguard):
     """validate on a broken folder exits 1 with the diagnostic."""
     code, out, err = safeguard("validate", broken_policy)

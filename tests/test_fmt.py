@@ -279,14 +279,59 @@ FORMATTED = 'package t\n\npolicy "t.a" {\n  title "A"\n  assert 1 == 1\n}\n'
 
 
 def test_cli_check_clean(tmp_path, safeguard):
-    """fmt --check on canonical files exits 0 and prints nothing."""
+    """fmt --check on canonical files exits 0 and prints how many files are formatted."""
     path = tmp_path / "ok.sg"
     path.write_text(FORMATTED, encoding="utf-8")
 
     code, out, _ = safeguard("fmt", "--check", tmp_path)
 
     assert 0 == code
+    assert "1 file already formatted\n" == out
+
+
+def test_cli_check_clean_plural(tmp_path, safeguard):
+    """fmt --check counts several formatted files in the plural."""
+    for name in ("a.sg", "b.sg"):
+        (tmp_path / name).write_text(FORMATTED, encoding="utf-8")
+
+    code, out, _ = safeguard("fmt", "--check", tmp_path)
+
+    assert 0 == code
+    assert "2 files already formatted\n" == out
+
+
+def test_cli_rewrite_clean(tmp_path, safeguard):
+    """fmt on canonical files changes nothing and prints that they are formatted."""
+    path = tmp_path / "ok.sg"
+    path.write_text(FORMATTED, encoding="utf-8")
+
+    code, out, _ = safeguard("fmt", tmp_path)
+
+    assert 0 == code
+    assert "1 file already formatted\n" == out
+
+
+def test_cli_diff_clean(tmp_path, safeguard):
+    """fmt --diff on canonical files keeps stdout an empty patch and reports on stderr."""
+    path = tmp_path / "ok.sg"
+    path.write_text(FORMATTED, encoding="utf-8")
+
+    code, out, err = safeguard("fmt", "--diff", tmp_path)
+
+    assert 0 == code
     assert "" == out
+    assert "1 file already formatted\n" in err
+
+
+def test_cli_check_clean_with_broken(tmp_path, safeguard):
+    """A file that does not parse is counted apart from the formatted ones."""
+    (tmp_path / "a_broken.sg").write_text('package t\npolicy "t.a" { assert }\n', encoding="utf-8")
+    (tmp_path / "b_ok.sg").write_text(FORMATTED, encoding="utf-8")
+
+    code, out, _ = safeguard("fmt", "--check", tmp_path)
+
+    assert 1 == code
+    assert "1 file already formatted; 1 file could not be read or parsed\n" == out
 
 
 def test_cli_check_lists_files(tmp_path, safeguard):

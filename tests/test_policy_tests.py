@@ -275,6 +275,42 @@ def test_unknown_field_suggests(small):
     assert "did you mean 'expect'?" in str(caught.value)
 
 
+def test_misspelt_status_suggests(small):
+    """A misspelt bare status names the valid statuses and the closest one, not the schema's oneOf text."""
+    folder, policy_set = small
+    body = FORWARDING_FAIL.replace("      t.cov.forwarding:\n        status: fail\n        violations:\n          - resource: partner.example\n            message: partner.example forwards\n", "      t.cov.forwarding: passs\n")
+
+    with pytest.raises(InputError) as caught:
+        _cases(folder, policy_set, body)
+
+    assert "t_test.yaml:11:25: invalid_test: invalid status 'passs' for policy 't.cov.forwarding'; want pass, fail, error or not_applicable; did you mean 'pass'?" in str(caught.value)
+    assert "is not valid under any of the given schemas" not in str(caught.value)
+    assert 1 == len(str(caught.value).splitlines())
+
+
+def test_misspelt_status_field_suggests(small):
+    """A misspelt `status:` field in an expectation mapping gets the same message at the field."""
+    folder, policy_set = small
+    body = FORWARDING_FAIL.replace("status: fail", "status: fial")
+
+    with pytest.raises(InputError) as caught:
+        _cases(folder, policy_set, body)
+
+    assert "invalid status 'fial' for policy 't.cov.forwarding'; want pass, fail, error or not_applicable; did you mean 'fail'?" in str(caught.value)
+    assert 1 == len(str(caught.value).splitlines())
+
+
+def test_unknown_status_without_guess(small):
+    """A status close to no valid one lists the valid statuses without a guess."""
+    folder, policy_set = small
+    body = FORWARDING_FAIL.replace("status: fail", "status: zzz")
+
+    with pytest.raises(InputError) as caught:
+        _cases(folder, policy_set, body)
+
+    assert str(caught.value).endswith("invalid status 'zzz' for policy 't.cov.forwarding'; want pass, fail, error or not_applicable")
+
+
 def test_duplicate_case_names(small):
     """Two cases with one name in a file are an error."""
     folder, policy_set = small
@@ -309,7 +345,19 @@ def test_cli_failing_case_exits_2(small, safeguard):
     assert 2 == code
     assert "FAIL   partner forwards" in out
     assert "-status: pass" in out
-    assert "1 cases in 1 files: 0 passed, 1 failed, 0 broken" in out
+    assert "1 case in 1 file: 0 passed, 1 failed, 0 broken" in out
+
+
+def test_cli_counts_plural(small, safeguard):
+    """The closing line counts several cases and files in the plural."""
+    folder, _ = small
+    write_text(folder / "a_test.yaml", HEADER + FORWARDING_FAIL)
+    write_text(folder / "b_test.yaml", HEADER + FORWARDING_FAIL)
+
+    code, out, _ = safeguard("test", folder)
+
+    assert 0 == code, out
+    assert "2 cases in 2 files: 2 passed, 0 failed, 0 broken" in out
 
 
 def test_cli_broken_case_exits_1(small, safeguard):

@@ -57,10 +57,94 @@ def test_details_balanced(plan):
     assert 4 == text.count("</details>")
 
 
+EXCEPTION = {
+    "id": "exc-00000000000000b2",
+    "policy": "m365.mfa.all-users",
+    "resource": "u-2",
+    "tenants": ["0b7e2c1a-5d4f-4c3b-9a8e-7f6d5c4b3a21"],
+    "owner": "Sam Ortiz",
+    "reason": "Kiosk account, replaced in January",
+    "ticket": "SEC-150",
+    "expires": "2027-01-31",
+    "source": "exceptions.yaml:12",
+}
+
+
+def _partly_waived(plan) -> dict:
+    changed = copy.deepcopy(plan)
+    result = next(result for result in changed["results"] if result["policy"] == "m365.mfa.all-users")
+    result["violations"][1]["exception"] = dict(EXCEPTION)
+    result["exception"] = dict(EXCEPTION)
+
+    return changed
+
+
+def _with_exception_report(plan) -> dict:
+    changed = copy.deepcopy(plan)
+    expired = {**EXCEPTION, "id": "exc-00000000000000c3", "ticket": "SEC-101", "resource": "Sms", "expires": "2026-10-31", "violations": 2}
+    unused = {**EXCEPTION, "id": "exc-00000000000000d4", "ticket": "RISK-7", "resource": "all", "source": "exceptions.yaml:30"}
+    changed["exceptions"] = {"digest": "sha256:" + "4" * 64, "applied": [], "expired": [expired], "unused": [unused]}
+
+    return changed
+
+
 def test_exception_shown(plan):
-    """A waived policy's block shows the exception's owner, reason, ticket and expiry."""
+    """A waived violation's row shows the exception's ticket, owner, expiry and reason."""
     text = render_markdown(plan)
-    assert "Exception: owner: Dana Lee; reason: Bookkeeper contract until March; ticket: SEC-142; expires: 2027-03-31" in text
+    row = next(line for line in text.splitlines() if line.startswith("| rule Invoices to bookkeeper |"))
+    assert row.endswith(" | ⏸️ waived by SEC-142, owner Dana Lee, expires 2027-03-31: Bookkeeper contract until March |")
+    assert "| Resource | Message | Exception |" in text
+
+
+def test_exception_no_tenants_dump(plan):
+    """The exception shows neither its id nor its tenants."""
+    text = render_markdown(plan)
+    assert "exc-00000000000000a1" not in text
+    assert "0b7e2c1a-5d4f-4c3b-9a8e-7f6d5c4b3a21\"" not in text
+    assert "Exception: " not in text
+
+
+def test_partial_waiver_rows(plan):
+    """Only the waived violation's row has an exception; the table and the summary count it."""
+    text = render_markdown(_partly_waived(plan))
+    lines = text.splitlines()
+    tom = next(line for line in lines if line.startswith("| user Tom Fletcher |"))
+    other = next(line for line in lines if "alert" in line and line.startswith("| user "))
+    assert tom.endswith(" | ⏸️ waived by SEC-150, owner Sam Ortiz, expires 2027-01-31: Kiosk account, replaced in January |")
+    assert other.endswith(" |  |")
+    assert "| ❌ fail | `m365.mfa.all-users` | critical | 2 (1 waived) |" in text
+    assert "<code>m365.mfa.all-users</code> (fail, 2 violations, 1 waived)</summary>" in text
+
+
+def test_unwaived_table_has_two_columns(plan):
+    """A policy without waived violations keeps the two-column violation table."""
+    text = render_markdown(plan)
+    naming = text[text.index("<code>m365.custom.naming</code>") :]
+    assert naming.index("| Resource | Message |\n") < naming.index("</details>")
+
+
+def test_expired_and_unused_listed(plan):
+    """Expired and unused exceptions are tabulated in the summary, before any detail block."""
+    text = render_markdown(_with_exception_report(plan))
+    lines = text.splitlines()
+    assert "**Exceptions that waive nothing** (1 expired, 1 unused):" in lines
+    assert (
+        "| SEC-101 m365.mfa.all-users on Sms | ⌛ expired after 2026-10-31, so it waives nothing (it would waive 2 violations);"
+        " renew or remove it | owner Sam Ortiz, exceptions.yaml:12 |"
+    ) in lines
+    assert (
+        "| RISK-7 m365.mfa.all-users on all resources | ❔ unused because it matches no violation (expires 2027-01-31);"
+        " remove it, or correct its policy or resource | owner Sam Ortiz, exceptions.yaml:30 |"
+    ) in lines
+    assert text.index("Exceptions that waive nothing") < text.index("<details>")
+
+
+def test_exceptions_per_tenant(plan):
+    """In a combined result, each tenant's section lists its own expired and unused exceptions."""
+    combined = {"tenants": [{"name": "tailspin", "plan": plan}, {"name": "northwind", "plan": _with_exception_report(plan)}]}
+    text = render_markdown(combined)
+    assert 1 == text.count("Exceptions that waive nothing")
+    assert text.index("### northwind") < text.index("Exceptions that waive nothing")
 
 
 def test_hostile_message_escaped(plan):

@@ -62,5 +62,18 @@ def fmt(ctx, paths, check, show_diff) -> None:
     if check:
         for path in changed:
             click.echo(f"would reformat {path}")
+    if not changed:
+        _echo_unchanged(len(files) - failed, failed, err=show_diff)
     if failed or ((check or show_diff) and changed):
         ctx.exit(1)
+
+
+def _echo_unchanged(formatted: int, failed: int, err: bool) -> None:
+    """Say that no file needs changing, so a clean run does not look like one that did nothing.
+
+    With --diff, stdout carries only the patch, so the line goes to stderr.
+    """
+    text = f"{formatted} file{'' if formatted == 1 else 's'} already formatted"
+    if failed:
+        text += f"; {failed} file{'' if failed == 1 else 's'} could not be read or parsed"
+    click.echo(text, err=err)

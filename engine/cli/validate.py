@@ -21,5 +21,6 @@ def validate(paths) -> None:
     """
     targets = [Path(path) for path in paths] or default_policy_paths()
     policy_set = load_policies(targets)
+    policies = len(policy_set.policies)
     files = len(policy_set.files)
-    click.echo(f"{len(policy_set.policies)} policies in {files} file{'s' if files != 1 else ''}: no problems found")
+    click.echo(f"{policies} {'policy' if policies == 1 else 'policies'} in {files} file{'' if files == 1 else 's'}: no problems found")

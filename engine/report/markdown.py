@@ -16,11 +16,18 @@ from typing import Any
 
 from engine.report._document import (
     STATUS_ORDER,
-    exception_fields,
+    exception_details,
+    exception_state,
+    exception_subject,
     is_combined,
     plural,
     resource_label,
     tenant_entries,
+    unmatched_exceptions,
+    violation_count,
+    violation_exception,
+    waived_count,
+    waiver_text,
 )
 
 __all__ = ["MAX_COMMENT_LENGTH", "MAX_ROWS", "render_markdown", "render_diff_markdown", "escape_markdown"]
@@ -33,6 +40,8 @@ MAX_ROWS = 50
 
 _MARKS = {"fail": "❌", "error": "⚠️", "pass": "✅", "waived": "⏸️", "not_applicable": "➖"}
 _LABELS = {"fail": "fail", "error": "error", "pass": "pass", "waived": "waived", "not_applicable": "not applicable"}
+
+_EXCEPTION_MARKS = {"expired": "⌛", "unused": "❔"}
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 # An @ or # that GitHub would turn into a mention or an issue link: at the
@@ -94,7 +103,11 @@ def _policy_table(results: list[dict[str, Any]]) -> list[str]:
     lines = ["| Status | Policy | Severity | Violations | Title |", "| --- | --- | --- | ---: | --- |"]
     for result in results:
         status = result["status"]
-        count = len(result.get("violations") or [])
+        count = str(len(result.get("violations") or []))
+        waived = waived_count(result)
+        # A waived result has every violation waived, and its status cell shows that.
+        if waived and status != "waived":
+            count += f" ({waived} waived)"
         lines.append(
             f"| {_MARKS[status]} {_LABELS[status]} | `{result['policy']}` | {escape_markdown(result.get('severity'))}"
             f" | {count} | {escape_markdown(result.get('title'))} |"
@@ -103,18 +116,51 @@ def _policy_table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _violation_table(violations: list[dict[str, Any]], extra: str | None = None) -> list[str]:
+def _violation_table(violations: list[dict[str, Any]], extra: str | None = None, cell=None) -> list[str]:
+    """Tabulate violations; ``extra`` names a third column whose text ``cell(violation)`` returns."""
     header = "| Resource | Message |" if extra is None else f"| Resource | Message | {extra} |"
     lines = [header, "| --- | --- |" if extra is None else "| --- | --- | --- |"]
     for violation in violations[:MAX_ROWS]:
         row = f"| {escape_markdown(resource_label(violation['resource']))} | {escape_markdown(violation['message'])} |"
         if extra is not None:
-            row += f" {escape_markdown(violation.get('reason', ''))} |"
+            row += f" {cell(violation)} |"
         lines.append(row)
     hidden = len(violations) - MAX_ROWS
     if hidden > 0:
         lines.append("")
         lines.append(f"… and {plural(hidden, 'more violation')}; the JSON and HTML reports list all of them.")
+
+    return lines
+
+
+def _waiver_cell(result: dict[str, Any], violation: dict[str, Any]) -> str:
+    exception = violation_exception(result, violation)
+    if exception is None:
+        return ""
+
+    return f"{_MARKS['waived']} {escape_markdown(waiver_text(exception))}"
+
+
+def _exception_table(plan: dict[str, Any]) -> list[str]:
+    """Tabulate the exceptions that waived nothing in this plan: expired ones, then unused ones."""
+    unmatched = unmatched_exceptions(plan)
+    if not unmatched:
+        return []
+
+    counts = {kind: sum(1 for entry_kind, _ in unmatched if entry_kind == kind) for kind in ("expired", "unused")}
+    heading = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    lines = [
+        "",
+        f"**Exceptions that waive nothing** ({heading}):",
+        "",
+        "| Exception | State | Owner and source |",
+        "| --- | --- | --- |",
+    ]
+    for kind, entry in unmatched:
+        lines.append(
+            f"| {escape_markdown(exception_subject(entry))} | {_EXCEPTION_MARKS[kind]} {escape_markdown(exception_state(kind, entry))}"
+            f" | {escape_markdown(exception_details(entry))} |"
+        )
 
     return lines
 
@@ -128,16 +174,17 @@ def _policy_block(tenant: str | None, result: dict[str, Any]) -> str:
     violations = result.get("violations") or []
     prefix = f"{_escape_html(tenant)}: " if tenant else ""
     summary = f"{_MARKS[status]} {prefix}<code>{_escape_html(result['policy'])}</code> ({_LABELS[status]}"
-    summary += f", {plural(len(violations), 'violation')})" if violations else ")"
+    summary += f", {violation_count(result)})" if violations else ")"
     body = [f"**{escape_markdown(result.get('title'))}** · severity {escape_markdown(result.get('severity'))}"]
     if result.get("controls"):
         body[0] += " · " + ", ".join(escape_markdown(control) for control in result["controls"])
     if result.get("error"):
         body += ["", f"Error: {escape_markdown(result['error'])}"]
-    if result.get("exception"):
-        fields = "; ".join(f"{name}: {escape_markdown(text)}" for name, text in exception_fields(result["exception"]))
-        body += ["", f"Exception: {fields}"]
-    if violations:
+    if status == "waived" and not violations and result.get("exception"):
+        body += ["", f"{_MARKS['waived']} {escape_markdown(waiver_text(result['exception']))}"]
+    if any(violation_exception(result, violation) for violation in violations):
+        body += ["", *_violation_table(violations, "Exception", lambda violation: _waiver_cell(result, violation))]
+    elif violations:
         body += ["", *_violation_table(violations)]
 
     return _details(summary, body)
@@ -162,6 +209,7 @@ def _plan_head(name: str, plan: dict[str, Any], level: str) -> list[str]:
         lines += _policy_table(attention)
     else:
         lines.append("No policy fails, errors or is waived.")
+    lines += _exception_table(plan)
     for status in ("pass", "not_applicable"):
         names = ", ".join(f"`{result['policy']}`" for result in results if result["status"] == status)
         if names:
@@ -246,7 +294,10 @@ def render_diff_markdown(diff: dict[str, Any], colour: bool = False, limit: int 
             if not violations:
                 continue
             rows = [{**violation, "message": f"{violation['policy']}: {violation['message']}"} for violation in violations]
-            table = _violation_table(rows, "Reason" if category == "unverified" else None)
+            if category == "unverified":
+                table = _violation_table(rows, "Reason", lambda violation: escape_markdown(violation.get("reason", "")))
+            else:
+                table = _violation_table(rows)
             blocks.append(_details(f"{mark} {_escape_html(tenant['name'])}: {heading.lower()} ({len(violations)})", table))
     if any(tenant["notes"] for tenant in diff["tenants"]):
         head.append("")

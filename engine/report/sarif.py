@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from engine.report._document import source_location, tenant_entries
+from engine.report._document import resource_label, source_location, tenant_entries
 
 __all__ = ["SARIF_VERSION", "SARIF_SCHEMA_URI", "render_sarif", "render_diff_sarif"]
 
@@ -44,6 +44,11 @@ _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": 
 # could not evaluate.
 _BASELINE_STATES = {"new": "new", "unchanged": "unchanged", "resolved": "absent", "unverified": "absent"}
 
+
+
+def _alert_text(violation: dict[str, Any]) -> str:
+    """The alert text code-scanning tools show: the resource, then the policy's message."""
+    return f"{resource_label(violation['resource'])}: {violation['message']}"
 
 def _dumps(log: dict[str, Any]) -> str:
     return orjson.dumps(log, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
@@ -185,7 +190,7 @@ def _policy_results(index: int, policy: dict[str, Any], tenant: dict[str, Any]) 
         return [_result(index, policy, tenant, "review", f"Not evaluated: {policy.get('error') or 'unknown error'}")]
 
     if violations:
-        results = [_result(index, policy, tenant, "fail", violation["message"], violation) for violation in violations]
+        results = [_result(index, policy, tenant, "fail", _alert_text(violation), violation) for violation in violations]
     else:
         results = [_result(index, policy, tenant, "fail", policy.get("error") or policy.get("title") or policy["policy"])]
     if status == "waived":
@@ -271,12 +276,12 @@ def _diff_run(tenant: dict[str, Any], version: str) -> dict[str, Any]:
         for violation in tenant["violations"][category]:
             row = policies[indexes[violation["policy"]]]
             if category == "resolved":
-                result = _result(indexes[row["policy"]], row, facts, "pass", f"Resolved: {violation['message']}", violation)
+                result = _result(indexes[row["policy"]], row, facts, "pass", f"Resolved: {_alert_text(violation)}", violation)
             elif category == "unverified":
-                text = f"Not re-checked ({violation['reason']}): {violation['message']}"
+                text = f"Not re-checked ({violation['reason']}): {_alert_text(violation)}"
                 result = _result(indexes[row["policy"]], row, facts, "review", text, violation)
             else:
-                result = _result(indexes[row["policy"]], row, facts, "fail", violation["message"], violation)
+                result = _result(indexes[row["policy"]], row, facts, "fail", _alert_text(violation), violation)
             if category == "waived":
                 result["baselineState"] = "unchanged" if violation.get("inOld") else "new"
                 result["suppressions"] = [_suppression(row.get("exception") or {})]
