@@ -45,12 +45,15 @@ __all__ = [
     "AuditLogError",
     "AuditProblem",
     "AuditVerification",
+    "parse_head",
     "record_hash",
     "resolve_actor",
     "verify_audit_log",
 ]
 
 GENESIS = "sha256:" + "0" * 64
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 # Fields every record has; verification reports a record that lacks one.
 _CHAIN_FIELDS = ("id", "seq", "prev", "hash")
@@ -78,6 +81,24 @@ def record_hash(record: Mapping[str, Any]) -> str:
     content = {key: value for key, value in record.items() if key != "hash"}
 
     return "sha256:" + hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def parse_head(value: str) -> str:
+    """Return an expected head hash as "sha256:<hex>"; accept 64 hex digits with or without the prefix.
+
+    Raises UserError for anything else, so a mistyped hash is not reported as tampering.
+    """
+    text = value.strip()
+    digest = text[len("sha256:") :] if text[:7].lower() == "sha256:" else text
+    digest = digest.lower()
+    if len(digest) != 64 or not set(digest) <= _HEX_DIGITS:
+        message = (
+            f"invalid head hash {value!r}: want 64 hexadecimal digits, optionally prefixed with sha256:, "
+            "as apply printed it after 'head'"
+        )
+        raise UserError(message)
+
+    return "sha256:" + digest
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,14 @@ def _read_lines(path: Path) -> list[bytes]:
 
 
 def verify_audit_log(path: str | Path, expected_head: str | None = None) -> AuditVerification:
-    """Check every record's hash, sequence number and link; raise InputError when the file cannot be read."""
+    """Check every record's hash, sequence number and link, and the last hash against ``expected_head``.
+
+    ``expected_head`` is 64 hex digits, with or without the ``sha256:``
+    prefix. Raises UserError when it is malformed and InputError when the
+    file cannot be read.
+    """
+    if expected_head is not None:
+        expected_head = parse_head(expected_head)
     path = Path(path)
     lines = _read_lines(path)
     complete = lines[-1] == b""

@@ -223,6 +223,27 @@ def _case_problems(source: YamlDocument, index: int, raw: dict[str, Any], case: 
     return problems
 
 
+def _status_problems(source: YamlDocument, statuses: tuple[str, ...]) -> list[Diagnostic]:
+    """Report each expected status that is a string but not one of ``statuses``, with the closest one."""
+    cases = source.document.get("cases")
+    problems = []
+    for index, raw in enumerate(cases if isinstance(cases, list) else []):
+        expect = raw.get("expect") if isinstance(raw, dict) else None
+        for policy, expected in (expect.items() if isinstance(expect, dict) else ()):
+            where = ("cases", index, "expect", policy)
+            if isinstance(expected, dict):
+                expected, where = expected.get("status"), (*where, "status")
+            if not isinstance(expected, str) or expected in statuses:
+                continue
+
+            guess = suggest(expected, statuses)
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            message = f"invalid status {expected!r} for policy {policy!r}; want {', '.join(statuses[:-1])} or {statuses[-1]}{hint}"
+            problems.append(Diagnostic(source.position(where), "invalid_test", message))
+
+    return problems
+
+
 def load_test_file(path: str | Path, policy_set: PolicySet) -> TestFile:
     """Read and check one test file against the schema and the policy set; raise InputError listing every problem."""
     source = load_yaml(path, "policy test file")
@@ -231,7 +252,14 @@ def load_test_file(path: str | Path, policy_set: PolicySet) -> TestFile:
         message = "a policy test file is a mapping with a `cases` list"
         sink.add(Diagnostic(source.position(()), "invalid_test", message))
         raise_diagnostics(sink)
-    for diagnostic in schema_diagnostics(source, load_schema("policy-test.schema.json"), "invalid_test"):
+    schema = load_schema("policy-test.schema.json")
+    status_problems = _status_problems(source, tuple(schema["$defs"]["status"]["enum"]))
+    # The schema reports a misspelt status as matching no branch of `expectation`, so a clearer diagnostic replaces that one.
+    replaced = {diagnostic.position for diagnostic in status_problems}
+    for diagnostic in schema_diagnostics(source, schema, "invalid_test"):
+        if diagnostic.position not in replaced:
+            sink.add(diagnostic)
+    for diagnostic in status_problems:
         sink.add(diagnostic)
     raise_diagnostics(sink)
 

@@ -262,7 +262,7 @@ def test_terminal_confirmation_declined(m365, tmp_path, monkeypatch):
 
     assert 1 == result.exit_code
     assert "    accountEnabled: true → false" in result.output
-    assert "Apply 6 change(s) to tenant apply-m365? [y/N]: n" in result.output
+    assert "Apply 6 changes to tenant apply-m365? [y/N]: n" in result.output
     assert [] == sim.writes()
 
 
@@ -379,6 +379,21 @@ def test_max_changes_tenant_default(tmp_path, pack):
     assert [] == written
 
 
+def test_missing_precondition_counted(m365, tmp_path):
+    """One action without a precondition is named in the singular, and the run is refused before any request."""
+    sim, inventory, plan = m365
+    document = plan_document(plan)
+    document["actions"][0]["precondition"] = None
+    plan.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+    result = cli_apply(sim, plan, "--inventory", inventory, "--auto-approve", "--audit-log", tmp_path / "audit.jsonl")
+
+    assert 1 == result.exit_code
+    assert f"action {document['actions'][0]['id']} has no precondition, because the snapshot lacked a section" in str(result.exception)
+    assert "or leave it out with --only" in str(result.exception)
+    assert [] == sim.requests()
+
+
 def test_refusal_audited(m365, tmp_path):
     """A refused run leaves an audit record saying why."""
     sim, inventory, plan = m365
@@ -467,6 +482,55 @@ def test_require_mfa_without_group_refused(tmp_path, pack):
     assert 1 == result.exit_code
     assert "m365.require_mfa needs to know how tenant 'apply-m365' enforces MFA: set param mfa_group" in str(result.exception)
     assert [] == written
+
+
+def test_dry_run_lists_blocked_action(tmp_path, pack):
+    """--dry-run previews the other actions, lists the one missing a setting as blocked, and exits 1."""
+    with Simulator([seed("m365")]) as sim:
+        inventory = write_inventory(sim, tmp_path)
+        plan = make_plan(pack, seed("m365"), tmp_path / "plan.json", BREAK_GLASS)
+        blocked = action_ids(plan, "m365.require_mfa")[0]
+
+        result = cli_apply(sim, plan, "--inventory", inventory, "--dry-run", "--audit-log", tmp_path / "audit.jsonl")
+        written = sim.writes()
+
+    assert 1 == result.exit_code
+    assert f"x m365.require_mfa  user {DANA} (Dana Excluded)  [{blocked}]" in result.output
+    assert "    blocked: m365.require_mfa needs to know how tenant 'apply-m365' enforces MFA: set param mfa_group" in result.output
+    assert "    accountEnabled: true → false" in result.output
+    assert "    Sms.state: \"enabled\" → \"disabled\"" in result.output
+    assert "5 to change, 1 blocked." in result.output
+    assert f"1 action blocked ({blocked}), so the apply would be refused before any write" in str(result.exception)
+    assert [] == written
+    assert not (tmp_path / "plan.journal.jsonl").exists()
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_dry_run_lists_break_glass_action(tmp_path, pack):
+    """--dry-run lists an action on a break-glass account, found by sign-in name, as blocked and previews the rest."""
+    with Simulator([seed("m365")]) as sim:
+        inventory = write_inventory(sim, tmp_path, m365_params={**EXCLUSION, "break_glass": ["BEA@apply.example"]})
+        # Planned without break_glass params, so Bea's dormant account is a target.
+        plan = make_plan(pack, seed("m365"), tmp_path / "plan.json")
+
+        result = cli_apply(sim, plan, "--inventory", inventory, "--dry-run")
+        written = sim.writes()
+
+    assert 1 == result.exit_code, result.output
+    assert f"x m365.disable_user  user {BEA} (Bea Breakglass)  [" in result.output
+    assert f"x m365.require_mfa  user {BEA} (Bea Breakglass)  [" in result.output
+    assert "    blocked: touches break-glass account bea@apply.example, which params.break_glass protects" in result.output
+    assert "    accountEnabled: true → false" in result.output
+    assert "6 to change, 2 blocked." in result.output
+    assert [] == written
+
+
+def test_max_changes_help_says_no_cap():
+    """apply --help states that without --max-changes and the tenant param there is no cap."""
+    result = CliRunner().invoke(apply, ["--help"])
+
+    assert 0 == result.exit_code
+    assert "Default: param max_changes of the tenant; without either, no cap." in " ".join(result.output.split())
 
 
 def test_require_mfa_adds_to_group(tmp_path, pack):

@@ -10,8 +10,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from engine.audit import GENESIS, AuditLog, AuditLogError, record_hash, resolve_actor, verify_audit_log
+from engine.audit import GENESIS, AuditLog, AuditLogError, parse_head, record_hash, resolve_actor, verify_audit_log
 from engine.cli.audit import audit
+from engine.errors import UserError
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "audit-record.schema.json"
 
@@ -194,6 +195,30 @@ def test_verify_edited_record(tmp_path):
     assert f"  line 3 (record {records[2]['id']}): its content does not match its hash: the record was edited\n" in result.output
 
 
+def test_verify_counts_one_problem(tmp_path):
+    """One problem is counted in the singular."""
+    path = tmp_path / "audit.jsonl"
+    records = write_log(path)
+    records[2]["result"] = "done" if records[2]["result"] != "done" else "failed"
+    write_lines(path, records)
+
+    result = verify_cli(path)
+
+    assert f"{path}: the audit log was tampered with (1 problem):\n" in result.output
+
+
+def test_verify_counts_one_record(tmp_path):
+    """A log of one record is counted in the singular."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, actor="tester", clock=fixed_clock) as log:
+        log.record("apply.start", actions=0, **RUN)
+
+    result = verify_cli(path)
+
+    assert 0 == result.exit_code
+    assert result.output.startswith(f"{path}: 1 record, chain intact; head ")
+
+
 def test_verify_edited_record_rehashed(tmp_path):
     """An edit whose own hash was recomputed still breaks the next record's link."""
     path = tmp_path / "audit.jsonl"
@@ -286,6 +311,62 @@ def test_verify_truncated_tail_with_head(tmp_path):
     assert "records were removed from the end, or the log was rewritten" in anchored.output
 
 
+def test_verify_head_without_prefix(tmp_path):
+    """--head accepts the bare 64-hex hash, in either case, as well as the sha256: form."""
+    path = tmp_path / "audit.jsonl"
+    records = write_log(path)
+    digest = records[-1]["hash"].removeprefix("sha256:")
+
+    bare = verify_cli(path, "--head", digest)
+    upper = verify_cli(path, "--head", digest.upper())
+    prefixed = verify_cli(path, "--head", records[-1]["hash"])
+
+    assert 0 == bare.exit_code, bare.output
+    assert 0 == upper.exit_code, upper.output
+    assert 0 == prefixed.exit_code, prefixed.output
+
+
+def test_verify_bare_head_detects_truncation(tmp_path):
+    """A bare head hash still catches records cut from the end."""
+    path = tmp_path / "audit.jsonl"
+    records = write_log(path)
+    write_lines(path, records[:-1])
+
+    result = verify_cli(path, "--head", records[-1]["hash"].removeprefix("sha256:"))
+
+    assert 2 == result.exit_code
+    assert "records were removed from the end, or the log was rewritten" in result.output
+
+
+@pytest.mark.parametrize("head", ["abc123", "sha256:" + "g" * 64, "0" * 63, "sha1:" + "0" * 64, ""])
+def test_verify_malformed_head(tmp_path, head):
+    """A --head that is not 64 hex digits is bad input (exit 1), not tampering (exit 2)."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path)
+
+    result = verify_cli(path, "--head", head)
+
+    assert 1 == result.exit_code
+    assert isinstance(result.exception, UserError)
+    assert f"invalid head hash {head!r}: want 64 hexadecimal digits, optionally prefixed with sha256:" in str(result.exception)
+
+
+def test_parse_head_forms():
+    """parse_head returns the sha256: form in lower case."""
+    digest = "AB" * 32
+
+    assert "sha256:" + "ab" * 32 == parse_head(digest)
+    assert "sha256:" + "ab" * 32 == parse_head(f" SHA256:{digest} ")
+
+
+def test_verify_help_names_head_format():
+    """audit verify --help gives the format of a head hash."""
+    result = CliRunner().invoke(audit, ["verify", "--help"])
+
+    assert 0 == result.exit_code
+    assert "64 hex digits, with or without the sha256: prefix" in " ".join(result.output.split())
+
+
 def test_verify_missing_file(tmp_path):
     """A missing file cannot be read: exit 1 with the path."""
     result = CliRunner().invoke(audit, ["verify", str(tmp_path / "missing.jsonl")])
@@ -303,7 +384,10 @@ def test_verify_apply_log(tmp_path, safeguard):
 
     tampered = safeguard("audit", "verify", path)
     missing = safeguard("audit", "verify", tmp_path / "missing.jsonl")
+    malformed = safeguard("audit", "verify", path, "--head", "abc123")
 
     assert 2 == tampered[0]
     assert 1 == missing[0]
     assert f"error: {tmp_path / 'missing.jsonl'}: audit log not found\n" == missing[2]
+    assert 1 == malformed[0]
+    assert malformed[2].startswith("error: invalid head hash 'abc123': want 64 hexadecimal digits")

@@ -437,24 +437,31 @@ def test_written_snapshot_loads(tmp_path):
 
 
 def test_unreachable_endpoint(tmp_path):
-    """A tenant whose endpoint is unreachable fails with the network error after the retries."""
+    """A refused connection is retried twice, not max_retries times, and the error names the address."""
     seed = read(FIXTURES / "m365-small.json")
     with Simulator([seed]) as sim:
         tenant = m365_tenant(sim, seed, tmp_path)
         token = sim.graph_token
+        port = sim.port
     # The simulator has stopped, so nothing listens on its port any more.
-    with pytest.raises(ApiError) as caught:
+    with capture_logs() as logs, pytest.raises(ApiError) as caught:
         collect_tenant(tenant, FAST, environ={"SIM_GRAPH_TOKEN": token})
+    retries = [entry["reason"] for entry in logs if entry["event"] == "collect.retry"]
 
-    assert "cannot read the tenant: request failed ConnectError from /v1.0/organization" in str(caught.value)
+    assert f"tenant 'sim-m365': cannot connect to 127.0.0.1:{port} for /v1.0/organization: connection refused;" in str(caught.value)
+    assert f"check that the tenant's endpoint http://127.0.0.1:{port} in the inventory is right" in str(caught.value)
+    assert ["ConnectionRefusedError", "ConnectionRefusedError"] == retries
 
 
 def test_gws_unreachable_endpoint(tmp_path):
-    """A Workspace tenant whose endpoint is unreachable fails with the network error after the retries."""
+    """A refused token request names the token endpoint's address after two quick retries."""
     seed = read(FIXTURES / "gws-small.json")
     with Simulator([seed]) as sim:
         tenant = gws_tenant(sim, seed, tmp_path)
-    with pytest.raises(ApiError) as caught:
+        port = sim.port
+    with capture_logs() as logs, pytest.raises(ApiError) as caught:
         collect_tenant(tenant, FAST)
+    retries = [entry["reason"] for entry in logs if entry["event"] == "collect.retry"]
 
-    assert "cannot read the customer: request failed ConnectionRefusedError from /admin/directory/v1/customers/C01sma11x" in str(caught.value)
+    assert f"tenant 'sim-gws': cannot connect to 127.0.0.1:{port} for /token: connection refused;" in str(caught.value)
+    assert ["ConnectionRefusedError", "ConnectionRefusedError"] == retries

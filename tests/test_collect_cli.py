@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,53 @@ def test_simulate_prints_inventory(tmp_path):
     assert ["m365", "gws"] == [tenant.provider for tenant in inventory.tenants]
     assert "admin@small.example" == inventory.tenants[1].credentials.subject
     assert 0o600 == key_mode
+
+
+def test_simulate_relative_state_dir(tmp_path, monkeypatch):
+    """A relative --state-dir writes a tenants.yaml whose key file loads from another working folder."""
+    monkeypatch.chdir(tmp_path)
+    snapshots = [str(FIXTURES / "m365-small.json"), str(FIXTURES / "gws-small.json")]
+    result = CliRunner().invoke(simulate, [*sum((["--snapshot", path] for path in snapshots), []), "--state-dir", "sim3", "--exit-after", "0.1"], env={"SAFEGUARD_SIMULATOR_TOKEN": ""})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    inventory = load_inventory(tmp_path / "sim3" / "tenants.yaml")
+    key_file = inventory.get("gws-small.example").credentials.key_file
+
+    assert 0 == result.exit_code, result.output
+    assert (tmp_path / "sim3" / "simulator-service-account.json").resolve() == key_file
+    assert key_file.is_file()
+
+
+def closed_port() -> int:
+    """Return a port of 127.0.0.1 that was free a moment ago and that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_collect_refused_fails_fast(tmp_path):
+    """collect against a port nothing listens on fails within seconds and names the address to check."""
+    port = closed_port()
+    seed = seeds()[0]
+    inventory = tmp_path / "tenants.yaml"
+    inventory.write_text(
+        "tenants:\n"
+        "  - name: stopped\n"
+        "    provider: m365\n"
+        f"    tenant_id: {seed['tenant']['id']}\n"
+        f"    domain: {seed['tenant']['domain']}\n"
+        f"    endpoint: http://127.0.0.1:{port}\n"
+        f"    credentials: {{type: static_token, token_env: {TOKEN_ENV}}}\n",
+        encoding="utf-8",
+    )
+
+    # The default retry options, as a user runs it.
+    start = time.monotonic()
+    result = CliRunner().invoke(collect, ["--inventory", str(inventory), "--no-progress", "--output-dir", str(tmp_path / "out")], env={TOKEN_ENV: "token"})
+    seconds = time.monotonic() - start
+
+    assert 1 == result.exit_code
+    assert f"tenant 'stopped': cannot connect to 127.0.0.1:{port} for /v1.0/organization: connection refused;" in str(result.exception)
+    assert f"check that the tenant's endpoint http://127.0.0.1:{port} in the inventory is right" in str(result.exception)
+    assert "`safeguard simulate`" in str(result.exception)
+    assert seconds < 15

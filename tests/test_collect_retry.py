@@ -11,10 +11,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.collect import RetryPolicy, parse_inventory
-from engine.collect.google_client import open_google
+from engine.collect.google_client import GoogleReader, open_google
 from engine.collect.graph_client import open_graph
-from engine.collect.retry import parse_retry_after
-from engine.collect.sections import RequestFailed
+from engine.collect.retry import REFUSED_MAX_DELAY, is_connection_refused, parse_retry_after, url_address
+from engine.collect.sections import ConnectionRefused, RequestFailed
 from engine.simulator import Fault, Simulator
 
 # msgraph-sdk's request builders warn about their own deprecated configuration classes.
@@ -54,6 +54,49 @@ def test_policy_wait():
     assert policy.wait(0, 31.0) is None
     assert 2 <= policy.wait(0, None) <= 4
     assert 5 == policy.wait(6, None)
+
+
+def test_network_wait_refused_capped():
+    """A refused connection gets two retries at most REFUSED_MAX_DELAY apart; other network errors the full back-off."""
+    policy = RetryPolicy(max_retries=5, base_delay=4)
+
+    assert REFUSED_MAX_DELAY == policy.network_wait(0, refused=True)
+    assert REFUSED_MAX_DELAY == policy.network_wait(1, refused=True)
+    assert policy.network_wait(2, refused=True) is None
+    assert 4 <= policy.network_wait(0) <= 8
+    assert policy.network_wait(4) is not None
+    assert policy.network_wait(5) is None
+
+
+def test_network_wait_respects_max_retries():
+    """With max_retries below two, a refused connection is retried only that often."""
+    policy = RetryPolicy(max_retries=1, base_delay=0)
+
+    assert 0 == policy.network_wait(0, refused=True)
+    assert policy.network_wait(1, refused=True) is None
+
+
+def test_connection_refused_in_cause_chain():
+    """A ConnectionRefusedError is found as the error itself or in its causes, and nowhere else."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as inner:
+            raise OSError("All connection attempts failed") from inner
+    except OSError as outer:
+        wrapped = outer
+
+    assert is_connection_refused(ConnectionRefusedError(111, "Connection refused"))
+    assert is_connection_refused(wrapped)
+    assert not is_connection_refused(TimeoutError("timed out"))
+
+
+def test_url_address_default_ports():
+    """url_address gives host:port, filling in the scheme's default port."""
+    assert "127.0.0.1:8080" == url_address("http://127.0.0.1:8080/v1.0/users")
+    assert "graph.microsoft.com:443" == url_address("https://graph.microsoft.com")
+    assert "example.test:80" == url_address("http://example.test/token")
+    assert "[::1]:9000" == url_address("http://[::1]:9000/")
 
 
 def test_policy_limits_checked():
@@ -149,3 +192,31 @@ tenants:
     assert 2 == len(tokens["items"])
     assert 500 == caught.value.status
     assert [("GET", 500), ("GET", 200), ("POST", 500)] == requests
+
+
+def test_google_refused_after_token_names_api(tmp_path):
+    """With a valid token, a refused API request is reported with the API path, not the token endpoint."""
+    seed = read("gws-small.json")
+    with Simulator([seed]) as sim:
+        (tmp_path / "sa.json").write_text(json.dumps(sim.create_service_account_key()), encoding="utf-8")
+        port = sim.port
+        text = f"""\
+tenants:
+  - name: sim
+    provider: gws
+    customer_id: {seed['tenant']['id']}
+    domain: {seed['tenant']['domain']}
+    endpoint: {sim.base_url}
+    credentials: {{type: service_account, key_file: sa.json, subject: admin@small.example}}
+"""
+        tenant = parse_inventory(text, tmp_path / "tenants.yaml").tenants[0]
+        google = GoogleReader(tenant, FAST, 1, 10)
+        google.execute(google.directory.customers().get(customerKey=seed["tenant"]["id"]))
+    try:
+        with pytest.raises(ConnectionRefused) as caught:
+            google.execute(google.directory.customers().get(customerKey=seed["tenant"]["id"]))
+    finally:
+        google.close()
+
+    assert f"127.0.0.1:{port}" == caught.value.address
+    assert f"/admin/directory/v1/customers/{seed['tenant']['id']}" == caught.value.path

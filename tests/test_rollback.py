@@ -156,6 +156,31 @@ def test_rollback_cli_dry_run(applied, tmp_path):
     assert [] == sim.writes()
 
 
+def test_rollback_dry_run_exit_code(applied, tmp_path, safeguard, monkeypatch):
+    """Through the console entry point, rollback --dry-run exits 2 while something is left to undo, 0 after."""
+    sim, inventory, plan, journal = applied
+    monkeypatch.setenv(TOKEN_ENV, sim.graph_token)
+    arguments = ("rollback", journal, "--inventory", inventory, "--retry-delay", "0", "--audit-log", tmp_path / "audit.jsonl")
+
+    pending = safeguard(*arguments, "--dry-run")
+    safeguard(*arguments, "--auto-approve")
+    finished = safeguard(*arguments, "--dry-run")
+
+    assert 2 == pending[0], pending[2]
+    assert "6 to undo." in pending[1]
+    assert 0 == finished[0], finished[2]
+    assert "Nothing to roll back: no actions selected." in finished[1]
+
+
+def test_rollback_help_exit_codes():
+    """rollback --help states its own exit codes, dry run included."""
+    result = CliRunner().invoke(rollback, ["--help"])
+    text = " ".join(result.output.split())
+
+    assert 0 == result.exit_code
+    assert "2 when a target is stale (or, with --dry-run, when something is left to undo)" in text
+
+
 def test_rollback_only(applied, tmp_path):
     """--only undoes just the named action."""
     sim, inventory, plan, journal = applied

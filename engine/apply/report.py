@@ -17,6 +17,7 @@ _PREVIEW_MARKS = {
     "stale": "!",
     "not_reversible": "-",
     "unreadable": "?",
+    "blocked": "x",
 }
 
 _PREVIEW_NOTES = {
@@ -48,6 +49,8 @@ def render_preview(changes: list[Change], operation: str = "apply") -> str:
             note = f"stale: {change.reason}; not applied"
         elif change.status == "unreadable":
             note = f"cannot read the target ({change.reason}); it is read again before writing"
+        elif change.status == "blocked":
+            note = f"blocked: {change.reason}"
         if note:
             line += f"\n    {note}"
         lines.append(line)
@@ -65,7 +68,7 @@ def render_preview(changes: list[Change], operation: str = "apply") -> str:
     counts = {status: sum(1 for change in changes if change.status == status) for status in _PREVIEW_MARKS}
     verb = "to undo" if operation == "rollback" else "to change"
     summary = [f"{counts['change'] + counts['unreadable']} {verb}"]
-    for status, label in (("stale", "stale"), ("resumed", "already in effect"), ("done", "already done"), ("not_reversible", "not reversible")):
+    for status, label in (("blocked", "blocked"), ("stale", "stale"), ("resumed", "already in effect"), ("done", "already done"), ("not_reversible", "not reversible")):
         if counts[status]:
             summary.append(f"{counts[status]} {label}")
     lines.append("")

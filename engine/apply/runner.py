@@ -8,7 +8,9 @@ the third:
    changes than the cap allows.
 2. `Runner.preview` reads every target, compares it with its precondition,
    resolves the accounts each action touches (refusing the run when one is a
-   break-glass account) and computes the desired state. It writes nothing.
+   break-glass account) and computes the desired state. It writes nothing. A
+   dry run previews with ``refuse_blocked=False``, so an action that cannot
+   run is listed as ``blocked`` next to the others instead of refusing the run.
 3. `Runner.execute` re-reads each target just before writing it. A target
    that no longer matches is ``stale`` and left alone. Otherwise the journal
    records ``pending``, the action writes, the target is read back, and the
@@ -64,7 +66,9 @@ class Change:
     ``status`` is ``change`` (will be written), ``resumed`` (an interrupted
     write is already in effect), ``done`` (the journal shows it done),
     ``stale`` (the target no longer matches), ``not_reversible`` (a rollback
-    cannot undo it) or ``unreadable`` (the read failed; execute tries again).
+    cannot undo it), ``unreadable`` (the read failed; execute tries again) or
+    ``blocked``. A blocked action would make the run refuse to start, for
+    ``reason``, and only a preview with ``refuse_blocked=False`` returns one.
     """
 
     item: WorkItem
@@ -151,11 +155,27 @@ def _api_errors() -> tuple[type[BaseException], ...]:
 
 
 def _describe(error: BaseException) -> str:
+    from engine.collect.sections import RequestFailed
+
     text = str(error).strip()
-    if type(error).__name__ == "RequestFailed":
+    if isinstance(error, RequestFailed):
         return text
 
     return f"{type(error).__name__}: {text or 'no details'}"
+
+
+def _break_glass_reason(names: Iterable[str]) -> str:
+    listed = ", ".join(sorted(names))
+
+    return f"touches break-glass account {listed}, which params.break_glass protects; remove the action from the plan"
+
+
+def _join_reasons(change: Change, reason: str) -> str:
+    """Return ``reason`` after the reason the change is already blocked for, if any."""
+    if change.status == "blocked" and change.reason:
+        return f"{change.reason}; {reason}"
+
+    return reason
 
 
 def _not_found(error: BaseException) -> bool:
@@ -236,9 +256,13 @@ class Runner:
         pending = self.pending_items()
         missing = [item.planned.id for item in pending if item.expected is None]
         if missing:
+            if len(missing) == 1:
+                subject, them = f"action {missing[0]} has", "it"
+            else:
+                subject, them = f"{len(missing)} actions ({', '.join(missing)}) have", "them"
             message = (
-                f"{len(missing)} action(s) have no precondition, because the snapshot lacked a section they read "
-                f"({', '.join(missing)}); collect the tenant again and make a new plan, or leave them out with --only"
+                f"{subject} no precondition, because the snapshot lacked a section needed to check the target;"
+                f" collect the tenant again and make a new plan, or leave {them} out with --only"
             )
             self._refuse(message)
 
@@ -258,25 +282,32 @@ class Runner:
 
     # Step 2: read every target and show what would change.
 
-    def preview(self) -> list[Change]:
+    def preview(self, refuse_blocked: bool = True) -> list[Change]:
         """Read each target and return what the run would do.
 
-        Raises ApplyRefused when an action touches a break-glass account.
+        Raises ApplyRefused when an action touches a break-glass account or
+        its desired state cannot be computed (a tenant setting is missing, for
+        example). With ``refuse_blocked=False`` such an action is returned
+        as ``blocked`` with the reason instead, and the others are still read.
         """
         changes = []
         refused = []
         for item in self.items:
-            change, touched = self._preview_item(item)
-            changes.append(change)
-            if touched:
+            change, touched = self._preview_item(item, refuse_blocked)
+            if touched and refuse_blocked:
                 refused.append(self._break_glass_message(item, touched))
+            elif touched:
+                change = Change(item, "blocked", before=change.before, reason=_join_reasons(change, _break_glass_reason(touched)))
+            if change.status == "blocked":
+                log.info(f"{self.operation}.blocked", tenant=self.settings.tenant, action_id=item.planned.id, reason=change.reason)
+            changes.append(change)
 
         if refused:
             self._refuse("; ".join(refused))
 
         return changes
 
-    def _preview_item(self, item: WorkItem) -> tuple[Change, frozenset[str]]:
+    def _preview_item(self, item: WorkItem, refuse_blocked: bool = True) -> tuple[Change, frozenset[str]]:
         action = self._action(item)
         arguments = item.planned.arguments
         if self.operation == "apply" and item.applied is not None:
@@ -301,6 +332,8 @@ class Runner:
         try:
             desired = self._desired(action, item, live)
         except UserError as error:
+            if not refuse_blocked:
+                return Change(item, "blocked", before=live, reason=str(error)), touched
             self._refuse(f"action {item.planned.id} ({item.planned.name} on {item.planned.label()}): {error}")
 
         return Change(item, "change", before=live, desired=desired), touched
@@ -464,12 +497,7 @@ class Runner:
         return frozenset(value.lower() for value in values if value) & self.settings.break_glass
 
     def _break_glass_message(self, item: WorkItem, names: Iterable[str]) -> str:
-        listed = ", ".join(sorted(names))
-
-        return (
-            f"action {item.planned.id} ({item.planned.name} on {item.planned.label()}) touches break-glass "
-            f"account {listed}, which params.break_glass protects; remove the action from the plan"
-        )
+        return f"action {item.planned.id} ({item.planned.name} on {item.planned.label()}) {_break_glass_reason(names)}"
 
     def _refuse(self, reason: str) -> None:
         self._audit("refused", result="refused", reason=reason)

@@ -10,12 +10,13 @@ import click
 
 from engine.apply.planfile import PlanError, load_plan
 from engine.apply.report import render_preview, render_result
-from engine.apply.runner import ApplyOptions, Runner, apply_items, rollback_items
+from engine.apply.runner import ApplyOptions, ApplyRefused, Runner, apply_items, rollback_items
 from engine.apply.settings import tenant_settings
 from engine.audit import AuditLog, resolve_actor
 from engine.collect import RetryPolicy, load_inventory
 from engine.errors import UserError
 from engine.journal import Journal
+from engine.report._document import plural
 
 __all__ = ["apply", "rollback"]
 
@@ -27,9 +28,13 @@ def _run_options(function: Any) -> Any:
     options = [
         click.option("-i", "--inventory", default="tenants.yaml", show_default=True, type=click.Path(dir_okay=False), help="Tenant inventory with credentials and params."),
         click.option("-t", "--tenant", "tenant_name", metavar="NAME", help="Tenant of the inventory; default: the one whose id matches."),
-        click.option("--dry-run", is_flag=True, help="Read the tenant and show every change; write nothing."),
+        click.option("--dry-run", is_flag=True, help="Read the tenant and show every change, and every action that cannot run; write nothing."),
         click.option("--auto-approve", is_flag=True, help="Write without asking for confirmation."),
-        click.option("--max-changes", type=click.IntRange(min=0), help="Refuse the run when it would change more targets; default: param max_changes of the tenant."),
+        click.option(
+            "--max-changes",
+            type=click.IntRange(min=0),
+            help="Refuse the run when it would change more targets than this. Default: param max_changes of the tenant; without either, no cap.",
+        ),
         click.option("--only", "only", multiple=True, metavar="ACTION_ID", help="Consider only this action; repeat, or separate ids with commas."),
         click.option("--fail-fast", is_flag=True, help="Stop at the first failed action instead of carrying on."),
         click.option("--audit-log", "audit_path", default="audit.jsonl", show_default=True, envvar="SAFEGUARD_AUDIT_LOG", type=click.Path(dir_okay=False), help="Hash-chained audit log to append to (env SAFEGUARD_AUDIT_LOG)."),
@@ -57,7 +62,8 @@ def apply(ctx: click.Context, plan_path: str, journal_path: str | None, **option
     A journal makes an interrupted run resumable without repeating a write.
     Exit code 0 when everything is done or nothing is left to do, 2 when an
     action is stale (or, with --dry-run, when changes are pending), 1 when an
-    action failed or the run was refused.
+    action failed or the run was refused. --dry-run lists an action that would
+    refuse the run as blocked, with the other changes, and exits 1.
     """
     _require_confirmation_channel(options)
     plan = load_plan(plan_path)
@@ -90,7 +96,9 @@ def rollback(ctx: click.Context, journal_path: str, **options: Any) -> None:
 
     A target whose live state is no longer what the apply left it in is
     stale and left alone. The rollback is journaled in the same journal and
-    audited like an apply. Exit codes as for apply.
+    audited like an apply. Exit code 0 when everything is undone or nothing
+    is left to undo, 2 when a target is stale (or, with --dry-run, when
+    something is left to undo), 1 when an undo failed or the run was refused.
     """
     _require_confirmation_channel(options)
     header = Journal.read(journal_path).header
@@ -128,12 +136,20 @@ def _run(ctx: click.Context, runner: Runner, tenant: Any, options: dict[str, Any
     stack.callback(session.close)
     runner.session = session
 
-    changes = runner.preview()
+    # A dry run lists blocked actions among the others instead of refusing, so one review covers every action.
+    changes = runner.preview(refuse_blocked=not options["dry_run"])
     click.echo(f"Tenant {tenant.name} ({tenant.provider} {tenant.id}):")
     click.echo(render_preview(changes, runner.operation), nl=False)
 
     writable = [change for change in changes if change.status in ("change", "resumed", "unreadable")]
     recordable = writable + [change for change in changes if change.status == "stale"]
+    blocked = [change.item.planned.id for change in changes if change.status == "blocked"]
+    if blocked:
+        message = (
+            f"{plural(len(blocked), 'action')} blocked ({', '.join(blocked)}), so the {runner.operation} would be refused "
+            "before any write; the preview gives each reason. Fix them, or leave them out with --only"
+        )
+        raise ApplyRefused(message)
     if options["dry_run"]:
         return 2 if recordable else 0
     if not recordable:
@@ -141,7 +157,7 @@ def _run(ctx: click.Context, runner: Runner, tenant: Any, options: dict[str, Any
         return 0
 
     if writable and not options["auto_approve"]:
-        question = f"{verb.capitalize()} {len(writable)} change(s) to tenant {tenant.name}?"
+        question = f"{verb.capitalize()} {len(writable)} change{'' if len(writable) == 1 else 's'} to tenant {tenant.name}?"
         if not click.confirm(question, default=False):
             click.echo("Cancelled; nothing was written.", err=True)
             return 1

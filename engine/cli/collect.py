@@ -13,6 +13,7 @@ import structlog
 
 from engine.collect import CollectOptions, RetryPolicy, Tenant, collect_tenant, load_inventory
 from engine.collect.progress import ProgressDisplay
+from engine.collect.retry import REFUSED_MAX_RETRIES
 from engine.errors import SafeguardError, UserError
 from engine.snapshot import write_snapshot
 
@@ -25,7 +26,7 @@ __all__ = ["collect"]
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Snapshot file to write; only when one tenant is collected.")
 @click.option("-d", "--output-dir", default="snapshots", show_default=True, type=click.Path(file_okay=False), help="Folder for NAME.json snapshots when --output is not given.")
 @click.option("--max-concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Most API requests in flight per tenant.")
-@click.option("--max-retries", default=5, show_default=True, type=click.IntRange(0, 10), help="Retries of a throttled or failed request.")
+@click.option("--max-retries", default=5, show_default=True, type=click.IntRange(0, 10), help=f"Retries of a throttled or failed request; a refused connection gets at most {REFUSED_MAX_RETRIES}.")
 @click.option("--retry-delay", default=1.0, show_default=True, type=click.FloatRange(0, 60), help="Base back-off in seconds when the server sends no Retry-After.")
 @click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1, 600), help="Timeout of one request, in seconds.")
 @click.option("--allow-partial", is_flag=True, help="Exit 0 even when a section could not be collected.")

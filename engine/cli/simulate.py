@@ -89,7 +89,10 @@ def _read_faults(path: str) -> list:
 
 
 def collect_snippet(simulator: Simulator, folder: Path, token_env: str) -> str:
-    """Return a tenants.yaml for the simulator's tenants, writing the gws key file into ``folder``."""
+    """Return a tenants.yaml for the simulator's tenants, writing the gws key file into ``folder``.
+
+    The YAML names the key file by its absolute path, so it loads wherever it is saved.
+    """
     lines = ["tenants:"]
     m365 = simulator.states.m365
     if m365 is not None:
@@ -105,7 +108,8 @@ def collect_snippet(simulator: Simulator, folder: Path, token_env: str) -> str:
         ]
     gws = simulator.states.gws
     if gws is not None:
-        key_path = folder / "simulator-service-account.json"
+        # The loader resolves a relative key_file against the inventory's folder, not the working folder.
+        key_path = (folder / "simulator-service-account.json").resolve()
         _write_private(key_path, simulator.create_service_account_key())
         admins = sorted(gws.admins())
         subject = admins[0] if admins else f"admin@{gws.domain}"
@@ -117,7 +121,8 @@ def collect_snippet(simulator: Simulator, folder: Path, token_env: str) -> str:
             f"    endpoint: {simulator.base_url}",
             "    credentials:",
             "      type: service_account",
-            f"      key_file: {key_path}",
+            # A JSON string is a valid YAML scalar, so a path with spaces or colons stays intact.
+            f"      key_file: {json.dumps(str(key_path), ensure_ascii=False)}",
             f"      subject: {subject}",
         ]
 

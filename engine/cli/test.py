@@ -102,7 +102,9 @@ def test(ctx, directory, policy_paths, name_filter, coverage) -> None:
 
     counts = {status: sum(1 for result in results if result.status == status) for status in _LABELS}
     click.echo("")
-    click.echo(f"{len(results)} cases in {len(files)} files: {counts['passed']} passed, {counts['failed']} failed, {counts['broken']} broken")
+    cases = f"{len(results)} case{'' if len(results) == 1 else 's'}"
+    in_files = f"{len(files)} file{'' if len(files) == 1 else 's'}"
+    click.echo(f"{cases} in {in_files}: {counts['passed']} passed, {counts['failed']} failed, {counts['broken']} broken")
     if name_filter is None:
         for policy_id, missing in untested_statuses(files, policy_set).items():
             click.echo(f"note: no case expects {' or '.join(missing)} of {policy_id}")

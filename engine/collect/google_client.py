@@ -25,8 +25,8 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from engine.collect.inventory import ServiceAccountCredentials, Tenant
-from engine.collect.retry import TRANSPORT_ERRORS, RetryPolicy, execute_google, google_error_reason
-from engine.collect.sections import RequestFailed
+from engine.collect.retry import TRANSPORT_ERRORS, RetryPolicy, execute_google, google_error_reason, is_connection_refused, url_address
+from engine.collect.sections import ConnectionRefused, RequestFailed
 from engine.errors import InputError
 
 __all__ = ["GoogleReader", "open_google", "ADMIN_SCOPES", "MAILBOX_SCOPES"]
@@ -91,6 +91,7 @@ class GoogleReader:
             message = f"tenant {tenant.name!r}: credentials.key_file {credentials.key_file} contains an invalid key: {type(error).__name__}"
             raise InputError(message) from None
         self._base = base
+        self._token_uri = str(info["token_uri"])
         self.admin_credentials = base.with_scopes(list(ADMIN_SCOPES)).with_subject(credentials.subject)
         self._mailbox_credentials: dict[str, service_account.Credentials] = {}
         self._lock = threading.Lock()
@@ -129,12 +130,17 @@ class GoogleReader:
 
     def execute(self, request: Any, credentials: Any = None) -> dict[str, Any]:
         """Execute one request as ``credentials`` (the admin by default); raise RequestFailed after the retries."""
-        http = self._http(credentials or self.admin_credentials)
+        credentials = credentials or self.admin_credentials
+        http = self._http(credentials)
         try:
             response = execute_google(request, self.policy, http, self.tenant.name)
         except HttpError as error:
             raise RequestFailed(error.resp.status, google_error_reason(error), _error_detail(error), _path(request)) from None
         except TRANSPORT_ERRORS as error:
+            if is_connection_refused(error):
+                # The token is fetched before the API request, so without a valid token the token endpoint refused.
+                url = getattr(request, "uri", "") if credentials.valid else self._token_uri
+                raise ConnectionRefused(url_address(url), urlsplit(url).path, self.tenant.endpoint) from None
             raise RequestFailed(None, type(error).__name__, str(error) or "network error", _path(request)) from None
 
         return response if isinstance(response, dict) else {}

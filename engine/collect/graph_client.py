@@ -37,8 +37,8 @@ from engine.collect.inventory import (
     StaticTokenCredentials,
     Tenant,
 )
-from engine.collect.retry import CURRENT_SECTION, GraphRetryHandler, RetryPolicy
-from engine.collect.sections import RequestFailed
+from engine.collect.retry import CURRENT_SECTION, GraphRetryHandler, RetryPolicy, is_connection_refused, url_address
+from engine.collect.sections import ConnectionRefused, RequestFailed
 from engine.errors import InputError
 
 __all__ = ["GraphReader", "open_graph", "graph_host"]
@@ -185,12 +185,16 @@ class GraphReader:
                 raise RequestFailed(error.response_status_code, None, error.message or str(error), path) from None
             except httpx.TransportError as error:
                 # A POST whose connection broke after sending may have taken effect; repeat only unsent ones.
-                unsent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-                if attempt >= self.policy.max_retries or (info.http_method == Method.POST and not unsent):
+                refused = is_connection_refused(error)
+                unsent = refused or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+                delay = self.policy.network_wait(attempt, refused)
+                if delay is None or (info.http_method == Method.POST and not unsent):
+                    if refused:
+                        raise ConnectionRefused(self._address(error), path, self.tenant.endpoint) from None
                     raise RequestFailed(None, type(error).__name__, str(error) or "network error", path) from None
-                delay = self.policy.backoff(attempt)
                 attempt += 1
-                log.info("collect.retry", tenant=self.tenant.name, section=CURRENT_SECTION.get(), api="graph", path=path, status=None, reason=type(error).__name__, attempt=attempt, delay=round(delay, 3))
+                reason = "ConnectionRefusedError" if refused else type(error).__name__
+                log.info("collect.retry", tenant=self.tenant.name, section=CURRENT_SECTION.get(), api="graph", path=path, status=None, reason=reason, attempt=attempt, delay=round(delay, 3))
                 await asyncio.sleep(delay)
 
         if not raw:
@@ -203,6 +207,13 @@ class GraphReader:
             raise RequestFailed(200, None, "the response is not a JSON object", path)
 
         return body
+
+    def _address(self, error: httpx.TransportError) -> str:
+        """Return the host:port of the failed request, or of the tenant's Graph host when httpx kept no request."""
+        try:
+            return url_address(str(error.request.url))
+        except RuntimeError:
+            return url_address(graph_host(self.tenant))
 
     async def entity(self, info: RequestInformation) -> dict[str, Any]:
         """Return one Graph object without its OData annotations (``@odata.type`` kept)."""

@@ -37,6 +37,10 @@ __all__ = [
     "is_google_retryable",
     "execute_google",
     "TRANSPORT_ERRORS",
+    "REFUSED_MAX_RETRIES",
+    "REFUSED_MAX_DELAY",
+    "is_connection_refused",
+    "url_address",
 ]
 
 log = structlog.get_logger()
@@ -56,6 +60,12 @@ _UNPROCESSED_UNKNOWN = frozenset({500, 502})
 _REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 
 _DELAY_EXTENSION = "safeguard.retry_delay"
+
+# A refused connection means nothing listens at the address, and waiting rarely
+# changes that. It gets at most this many retries, each at most this many
+# seconds apart, so a server that restarts within about a second is still reached.
+REFUSED_MAX_RETRIES = 2
+REFUSED_MAX_DELAY = 0.5
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,19 @@ class RetryPolicy:
             return None
 
         return retry_after
+
+    def network_wait(self, attempt: int, refused: bool = False) -> float | None:
+        """Return the wait before retrying after network error number ``attempt + 1``, or None when no retry is left.
+
+        A refused connection gets at most `REFUSED_MAX_RETRIES` retries, each
+        at most `REFUSED_MAX_DELAY` seconds after the last.
+        """
+        limit = min(self.max_retries, REFUSED_MAX_RETRIES) if refused else self.max_retries
+        if attempt >= limit:
+            return None
+        delay = self.backoff(attempt)
+
+        return min(delay, REFUSED_MAX_DELAY) if refused else delay
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -200,6 +223,34 @@ def is_google_retryable(error: HttpError, method: str = "GET") -> bool:
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, socket.timeout, ConnectionError, TimeoutError)
 
 
+def is_connection_refused(error: BaseException) -> bool:
+    """Tell whether ``error``, or an exception it was raised from, is a refused connection.
+
+    httplib2 raises ConnectionRefusedError itself. httpx raises ConnectError,
+    with the ConnectionRefusedError a few causes down.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+
+    return False
+
+
+def url_address(url: str) -> str:
+    """Return the ``host:port`` of a URL, with the scheme's default port when it names none."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+
+    return f"{host}:{port}"
+
+
 def execute_google(request: Any, policy: RetryPolicy, http: Any, tenant: str, sleep: Callable[[float], None] = time.sleep) -> Any:
     """Execute a googleapiclient request with ``http``, retrying throttling, 5xx and network errors."""
     attempt = 0
@@ -216,10 +267,10 @@ def execute_google(request: Any, policy: RetryPolicy, http: Any, tenant: str, sl
             status = error.resp.status
         except TRANSPORT_ERRORS as error:
             # A POST whose connection broke after sending may have taken effect; repeat only unsent ones.
-            unsent = isinstance(error, ConnectionRefusedError)
-            if attempt >= policy.max_retries or (getattr(request, "method", "GET").upper() == "POST" and not unsent):
+            refused = is_connection_refused(error)
+            wait = policy.network_wait(attempt, refused)
+            if wait is None or (getattr(request, "method", "GET").upper() == "POST" and not refused):
                 raise
-            wait = policy.backoff(attempt)
             reason = type(error).__name__
             status = None
 

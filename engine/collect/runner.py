@@ -21,7 +21,7 @@ import structlog
 
 from engine.collect.inventory import Tenant
 from engine.collect.retry import RetryPolicy
-from engine.collect.sections import RequestFailed, SectionResult, failure_message
+from engine.collect.sections import ConnectionRefused, RequestFailed, SectionResult, failure_message
 from engine.errors import ApiError
 from engine.snapshot import SCHEMA_VERSION, SECTIONS
 
@@ -116,6 +116,9 @@ async def _collect_m365(tenant: Tenant, options: CollectOptions, environ: Mappin
     try:
         async with open_graph(tenant, options.retry, options.max_concurrency, options.timeout, environ) as graph:
             results, identity = await collect_m365(tenant, graph)
+    except ConnectionRefused as error:
+        message = f"tenant {tenant.name!r}: {error.describe()}"
+        raise ApiError(message) from None
     except RequestFailed as error:
         message = f"tenant {tenant.name!r}: cannot read the tenant: {error.describe()}"
         raise ApiError(message) from None
@@ -135,6 +138,9 @@ def _collect_gws(tenant: Tenant, options: CollectOptions, environ: Mapping[str, 
     try:
         with open_google(tenant, options.retry, options.max_concurrency, options.timeout) as google:
             results, identity = collect_gws(tenant, google)
+    except ConnectionRefused as error:
+        message = f"tenant {tenant.name!r}: {error.describe()}"
+        raise ApiError(message) from None
     except RequestFailed as error:
         message = f"tenant {tenant.name!r}: cannot read the customer: {error.describe()}"
         raise ApiError(message) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SectionResult", "RequestFailed", "DependencyFailed", "failure_message"]
+__all__ = ["SectionResult", "RequestFailed", "ConnectionRefused", "DependencyFailed", "failure_message"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,30 @@ class RequestFailed(Exception):
         code = f" {self.code}" if self.code else ""
 
         return f"{status}{code} from {self.path}: {self.detail}"
+
+
+class ConnectionRefused(RequestFailed):
+    """A request whose connection was refused after its retries: nothing listens at ``address`` (host:port).
+
+    ``endpoint`` is the tenant's endpoint from the inventory, or None for the
+    public cloud. It decides which check the message suggests.
+    """
+
+    def __init__(self, address: str, path: str, endpoint: str | None) -> None:
+        self.address = address
+        self.endpoint = endpoint
+        super().__init__(None, "ConnectionRefused", f"{address} refused the connection", path)
+
+    def describe(self) -> str:
+        if self.endpoint:
+            hint = (
+                f"check that the tenant's endpoint {self.endpoint} in the inventory is right and that a server listens there, "
+                "such as `safeguard simulate` for a simulated tenant"
+            )
+        else:
+            hint = "check that this machine can reach it: network, proxy and firewall settings"
+
+        return f"cannot connect to {self.address} for {self.path}: connection refused; {hint}"
 
 
 class DependencyFailed(Exception):
