@@ -1,11 +1,17 @@
 """Run a compiled policy set over a snapshot and produce a verdict per policy.
 
-Status rules, in order: ``not_applicable`` when the policy is for the other
-provider or its ``when`` is false; ``error`` when the collection it iterates is
-unknown; ``fail`` when any resource (or the tenant) definitely violates it;
-``error`` when some verdict depends on data that was not collected or an
-expression failed at run time; ``pass`` otherwise. A known violation is never
-hidden by unknown data elsewhere, and unknown data never becomes a pass.
+Status rules, in order:
+
+1. ``not_applicable`` when the policy is for the other provider or its
+   ``when`` is false.
+2. ``error`` when the collection it iterates is unknown.
+3. ``fail`` when any resource (or the tenant) definitely violates it.
+4. ``error`` when some verdict depends on data that was not collected, or an
+   expression failed at run time.
+5. ``pass`` otherwise.
+
+A known violation is never hidden by unknown data elsewhere, and unknown data
+never becomes a pass.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ _UNRESOLVED_SHOWN = 3
 
 
 class EvaluationContext:
-    """What compiled expressions read at run time: sections, params, the clock, caches."""
+    """Run-time inputs of compiled expressions: sections, params, the clock and caches."""
 
     def __init__(self, snapshot, params: dict[str, Any], now: datetime) -> None:
         self.snapshot = snapshot
