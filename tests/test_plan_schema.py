@@ -279,3 +279,14 @@ def test_exceptions_block_recorded(plans):
     assert [] == _errors(document)
     assert document["exceptions"]["applied"]
     assert waived
+
+
+def test_digest_independent_of_cwd(tmp_path):
+    """The policy-set digest and file list do not depend on the working folder."""
+    command = [sys.executable, "-c", _ENTRY_POINT, "plan", "--snapshot", str(EXAMPLES / "m365-snapshot.json")]
+    command += ["--policies", str(REPO / "policies"), "--format", "json"]
+    runs = [subprocess.run(command, capture_output=True, cwd=folder, timeout=60, check=False) for folder in (REPO, tmp_path)]
+    sets = [json.loads(run.stdout)["policySet"] for run in runs]
+
+    assert sets[0] == sets[1]
+    assert "m365/mfa.sg" in sets[0]["files"]

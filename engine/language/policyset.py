@@ -270,9 +270,17 @@ def _default_registry():
 
 
 def compile_sources(
-    sources: Sequence[tuple[str, str]], schema: SchemaTypes | None = None, registry=None
+    sources: Sequence[tuple[str, str]],
+    schema: SchemaTypes | None = None,
+    registry=None,
+    pack_names: Sequence[str] | None = None,
 ) -> PolicySet:
-    """Parse, check and compile (file name, text) pairs; raises PolicyError with every diagnostic."""
+    """Parse, check and compile (file name, text) pairs; raises PolicyError with every diagnostic.
+
+    ``pack_names`` name the files inside the policy pack, one per source; the
+    digest and the file list use them, so they do not depend on the working
+    folder. Without them the file names are used.
+    """
     schema = schema or snapshot_types()
     registry = registry or _default_registry()
     sink = DiagnosticSink()
@@ -287,6 +295,7 @@ def compile_sources(
     program = check_modules(modules, schema, sink, registry)
     if sink:
         raise PolicyError(sink.sorted(), _render(sink, texts))
+    names = list(pack_names) if pack_names is not None else [name for name, _ in sources]
     compiler = Compiler(program)
     policies = [_compile_policy(compiler, module, policy) for module, policy in program.policies]
     defaults = _param_defaults(compiler, program, sink)
@@ -296,8 +305,8 @@ def compile_sources(
     return PolicySet(
         policies=policies,
         program=program,
-        files=[name for name, _ in sources],
-        digest=_digest(list(sources)),
+        files=list(names),
+        digest=_digest([(name, text) for name, (_, text) in zip(names, sources)]),
         param_types=program.param_types,
         param_defaults=defaults,
     )
@@ -376,7 +385,20 @@ def _render(sink: DiagnosticSink, texts: dict[str, str]) -> str:
 
 def load_policies(paths: Sequence[str | Path], schema: SchemaTypes | None = None, registry=None) -> PolicySet:
     """Load every policy file under ``paths`` into a compiled PolicySet."""
-    files = _policy_files([Path(path) for path in paths])
+    roots = [Path(path) for path in paths]
+    files = _policy_files(roots)
     sources = [(_display_path(path), read_policy_file(path)) for path in files]
 
-    return compile_sources(sources, schema=schema, registry=registry)
+    return compile_sources(sources, schema=schema, registry=registry, pack_names=[_pack_name(path, roots) for path in files])
+
+
+def _pack_name(path: Path, roots: list[Path]) -> str:
+    """Name a policy file relative to the folder it was found in (``m365/mfa.sg``)."""
+    for root in roots:
+        if root.is_dir():
+            try:
+                return path.relative_to(root).as_posix()
+            except ValueError:
+                continue
+
+    return path.name
