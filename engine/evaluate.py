@@ -164,13 +164,46 @@ class _PolicyRun:
                     hint = "; handle it with '??' or 'is null'" if items is None or items is ABSENT else ""
                     message = f"'for' needs a list or set, got {type_name(items)}{hint}"
                     raise EvalError(message, policy.collection_node)
-                for item in items:
-                    frame[policy.for_slot] = item
-                    self._judge(frame, item)
+                self._judge_all(frame, items)
         except EvalError as error:
             return self._error(_describe_error(error))
 
         return self._verdict()
+
+    def _judge_all(self, frame: list, items: Any) -> None:
+        """Judge every item of the collection like _judge, with the common cases inline.
+
+        A method call and its attribute lookups per item are measurable on
+        100,000 users, so only an item whose assertion does not hold leaves
+        this loop (for _settle).
+        """
+        policy = self.policy
+        context = self.context
+        result = self.result
+        where = policy.where
+        item_lets = policy.item_lets
+        assertion = policy.assertion
+        slot_of_item = policy.for_slot
+        for item in items:
+            frame[slot_of_item] = item
+            try:
+                in_scope = True
+                if where is not None:
+                    in_scope = where(frame, context)
+                    if in_scope is False:
+                        continue
+                    if in_scope is not True and type(in_scope) is not Unknown:
+                        message = f"'where' needs a boolean, got {type_name(in_scope)}"
+                        raise EvalError(message, policy.where_node)
+                for slot, let in item_lets:
+                    frame[slot] = let(frame, context)
+                holds = assertion(frame, context)
+            except EvalError as error:
+                self.note_error(error, self._label(item))
+                continue
+            result.checked += 1
+            if holds is not True:
+                self._settle(frame, item, in_scope, holds)
 
     def _judge(self, frame: list, item: Any) -> None:
         policy = self.policy
@@ -191,8 +224,12 @@ class _PolicyRun:
             self.note_error(error, self._label(item))
             return
         self.result.checked += 1
-        if holds is True:
-            return
+        if holds is not True:
+            self._settle(frame, item, in_scope, holds)
+
+    def _settle(self, frame: list, item: Any, in_scope: Any, holds: Any) -> None:
+        """Record a judged item whose assertion did not hold: unknown, an error, or a violation."""
+        policy = self.policy
         if type(holds) is Unknown or type(in_scope) is Unknown:
             self.note_unknown(holds if type(holds) is Unknown else in_scope, self._label(item))
             return

@@ -226,6 +226,8 @@ class Compiler:
         base_binding = getattr(base, "binding", None) if isinstance(base, ast.Name) else None
         slot = base_binding[1] if base_binding is not None and base_binding[0] == "local" else None
         base_function = self.compile(base) if slot is None else None
+        if len(chain) == 1 and not chain[0][2] and slot is not None:
+            return _read_one_field(slot, node, node.attr)
 
         def read(frame, context):
             value = frame[slot] if base_function is None else base_function(frame, context)
@@ -584,8 +586,9 @@ class Compiler:
 
         def build(frame, context):
             values = [item(frame, context) for item in items]
-            if any(type(value) is Unknown for value in values):
-                return merge_unknown(*values)
+            for value in values:
+                if type(value) is Unknown:
+                    return merge_unknown(*values)
             return values
 
         return build
@@ -689,6 +692,21 @@ class Compiler:
             return kind in ("all", "none")
 
         return quantify
+
+
+def _read_one_field(slot: int, node: ast.Attr, name: str) -> Compiled:
+    """Return the read closure of _compile_Attr for one field, no timestamp, of a local variable, such as user.id."""
+
+    def read_field(frame, context):
+        value = frame[slot]
+        if type(value) is dict:
+            return value.get(name, ABSENT)
+        if value is None or value is ABSENT or type(value) is Unknown:
+            return value
+        message = f"cannot read field '{name}' of a {type_name(value)}"
+        raise _fail(node, message)
+
+    return read_field
 
 
 def _items_of(node: ast.Node, collection: Any) -> Any:
