@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,21 @@ def _coerce(value: Any, wanted: Type, where: str) -> Any:
     if kind == "string" and isinstance(value, str):
         return value
     if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
+        if wanted.name == "int" and not float(value).is_integer():
+            message = f"{where}: expected a whole number (int), got {value}"
+            raise ParamsError(message)
+        return int(value) if wanted.name == "int" else value
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "duration":
         if isinstance(value, str) and _DURATION.match(value.strip()):
             amount, unit = _DURATION.match(value.strip()).groups()
             return timedelta(**{_UNITS[unit]: float(amount)})
+    if kind == "timestamp" and isinstance(value, (datetime, date)):
+        # YAML reads an unquoted 2026-12-01 or 2026-12-01T00:00:00Z as a date or datetime.
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     if kind == "timestamp" and isinstance(value, str):
         try:
             return parse_timestamp(value)

@@ -44,7 +44,7 @@ class Type:
     def __str__(self) -> str:
         if self.kind in ("list", "set"):
             text = f"{self.kind}<{self.element}>"
-        elif self.kind == "object" and self.name:
+        elif self.kind in ("object", "number") and self.name:
             text = self.name
         else:
             text = self.kind
@@ -80,6 +80,8 @@ NUMBER = Type("number")
 STRING = Type("string")
 TIMESTAMP = Type("timestamp")
 DURATION = Type("duration")
+# A number that a params file must give as a whole number; in expressions it is a number.
+INT = Type("number", name="int")
 NULL = Type("null")
 
 
@@ -98,7 +100,7 @@ def type_from_name(name: str, argument: Type | None = None) -> Type | None:
     """Map a type written in a ``param`` declaration to a Type; None if unknown."""
     simple = {
         "string": STRING,
-        "int": NUMBER,
+        "int": INT,
         "number": NUMBER,
         "bool": BOOL,
         "duration": DURATION,

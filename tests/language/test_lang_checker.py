@@ -176,7 +176,7 @@ CHECKER_CASES = [
         "    param limit: int = \"ten\"\n"
         "                       ^\n"
         "    have: string\n"
-        "    want: number",
+        "    want: int",
     ),
     (
         "type_mismatch for",
@@ -337,12 +337,12 @@ CHECKER_CASES = [
     (
         "param_type_conflict",
         [policy_text("assert true", "param limit: int = 1"), ("other.sg", "package other\nparam limit: string = \"1\"\n")],
-        "other.sg:2:14: param_type_conflict: param 'limit' is declared as number elsewhere\n"
+        "other.sg:2:14: param_type_conflict: param 'limit' is declared as int elsewhere\n"
         "    param limit: string = \"1\"\n"
         "                 ^\n"
         "    note: see t.sg:2:1\n"
         "    have: string\n"
-        "    want: number",
+        "    want: int",
     ),
     (
         "invalid_default null",
@@ -350,7 +350,7 @@ CHECKER_CASES = [
         "t.sg:2:20: invalid_default: default of param 'limit' is null\n"
         "    param limit: int = null\n"
         "                       ^\n"
-        "    want: a value of type number, or no default so every params file must set it",
+        "    want: a value of type int, or no default so every params file must set it",
     ),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from engine.errors import ParamsError
 from engine.params import load_params_file, resolve_params
@@ -48,14 +49,14 @@ def test_defaults_typed(declared):
 
 def test_overrides_typed(declared):
     """YAML values are converted to the declared types."""
-    overrides = {"window": "1.5h", "cutoff": "2026-06-30T00:00:00Z", "ids": ["a", "a", "c"], "region": "eu", "limit": 2.5}
+    overrides = {"window": "1.5h", "cutoff": "2026-06-30T00:00:00Z", "ids": ["a", "a", "c"], "region": "eu", "limit": 2.0}
     values = resolve_params(declared, overrides)
 
     assert timedelta(minutes=90) == values["window"]
     assert datetime(2026, 6, 30, tzinfo=timezone.utc) == values["cutoff"]
     assert frozenset({"a", "c"}) == values["ids"]
     assert "eu" == values["region"]
-    assert 2.5 == values["limit"]
+    assert 2 == values["limit"]
 
 
 PARAM_ERRORS = [
@@ -64,7 +65,8 @@ PARAM_ERRORS = [
     ({}, "params.yaml: param 'region' has no default and must be set"),
     ({"region": "us", "window": 90}, "params.yaml: param 'window': expected duration (for example 90d), got 90"),
     ({"region": "us", "window": "90 days"}, 'params.yaml: param \'window\': expected duration (for example 90d), got "90 days"'),
-    ({"region": "us", "limit": True}, "params.yaml: param 'limit': expected number, got true"),
+    ({"region": "us", "limit": True}, "params.yaml: param 'limit': expected int, got true"),
+    ({"region": "us", "limit": 2.5}, "params.yaml: param 'limit': expected a whole number (int), got 2.5"),
     ({"region": "us", "enabled": "yes"}, 'params.yaml: param \'enabled\': expected bool, got "yes"'),
     ({"region": "us", "ids": "a"}, 'params.yaml: param \'ids\': expected set<string>, got "a"'),
     ({"region": "us", "names": ["x", 1]}, "params.yaml: param 'names'[1]: expected string, got 1"),
@@ -166,3 +168,11 @@ def test_params_file_not_mapping(tmp_path):
         load_params_file(path)
 
     assert f"{path}: a params file must be a mapping of param names to values, got list" == str(caught.value)
+
+
+def test_yaml_timestamp_unquoted(declared):
+    """An unquoted YAML date or date-time becomes a UTC timestamp."""
+    loaded = yaml.safe_load("cutoff: 2026-06-30\n")
+    values = resolve_params(declared, {"region": "eu", **loaded})
+
+    assert datetime(2026, 6, 30, tzinfo=timezone.utc) == values["cutoff"]
