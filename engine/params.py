@@ -57,23 +57,30 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def _coerce(value: Any, wanted: Type, where: str) -> Any:
-    kind = wanted.kind
+def _coerce(value: Any, expected: Type, where: str) -> Any:
+    """Convert a YAML value to the param's declared type; raise ParamsError naming ``where``."""
+    kind = expected.kind
     if kind == "any":
         return value
     if kind == "string" and isinstance(value, str):
         return value
-    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if wanted.name == "int" and not float(value).is_integer():
-            message = f"{where}: expected a whole number (int), got {value}"
-            raise ParamsError(message)
-        return int(value) if wanted.name == "int" else value
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind == "duration":
-        if isinstance(value, str) and _DURATION.match(value.strip()):
-            amount, unit = _DURATION.match(value.strip()).groups()
+
+    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if expected.name != "int":
+            return value
+        if not float(value).is_integer():
+            message = f"{where}: expected a whole number (int), got {value}"
+            raise ParamsError(message)
+        return int(value)
+
+    if kind == "duration" and isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if match:
+            amount, unit = match.groups()
             return timedelta(**{_UNITS[unit]: float(amount)})
+
     if kind == "timestamp" and isinstance(value, (datetime, date)):
         # YAML reads an unquoted 2026-12-01 or 2026-12-01T00:00:00Z as a date or datetime.
         if not isinstance(value, datetime):
@@ -84,8 +91,9 @@ def _coerce(value: Any, wanted: Type, where: str) -> Any:
             return parse_timestamp(value)
         except ValueError:
             pass
+
     if kind in ("list", "set") and isinstance(value, (list, tuple, set, frozenset)):
-        items = [_coerce(item, wanted.element, f"{where}[{index}]") for index, item in enumerate(value)]
+        items = [_coerce(item, expected.element, f"{where}[{index}]") for index, item in enumerate(value)]
         if kind == "list":
             return items
         try:
@@ -93,9 +101,13 @@ def _coerce(value: Any, wanted: Type, where: str) -> Any:
         except TypeError:
             message = f"{where}: a set can only hold strings, numbers and booleans"
             raise ParamsError(message) from None
-    shown = orjson.dumps(to_json(value)).decode() if not isinstance(value, (set, frozenset)) else str(sorted(value))
+
+    if isinstance(value, (set, frozenset)):
+        rendered = str(sorted(value))
+    else:
+        rendered = orjson.dumps(to_json(value)).decode()
     hint = " (for example 90d)" if kind == "duration" else ""
-    message = f"{where}: expected {wanted}{hint}, got {shown}"
+    message = f"{where}: expected {expected}{hint}, got {rendered}"
     raise ParamsError(message)
 
 
@@ -120,11 +132,11 @@ def resolve_params(policy_set: PolicySet, overrides: dict[str, Any], source: str
             message = f"{source}: unknown param '{name}'{hint}"
             raise ParamsError(message)
     values: dict[str, Any] = {}
-    for name, wanted in declared.items():
+    for name, expected in declared.items():
         if name in overrides:
-            values[name] = _coerce(overrides[name], wanted, f"{source}: param '{name}'")
+            values[name] = _coerce(overrides[name], expected, f"{source}: param '{name}'")
         elif name in policy_set.param_defaults:
-            values[name] = _coerce(policy_set.param_defaults[name], wanted, f"default of param '{name}'")
+            values[name] = _coerce(policy_set.param_defaults[name], expected, f"default of param '{name}'")
         else:
             message = f"{source}: param '{name}' has no default and must be set"
             raise ParamsError(message)

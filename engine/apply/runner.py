@@ -61,14 +61,18 @@ CHECKPOINTS = ("before_pending", "after_pending", "after_write", "after_outcome"
 
 @dataclass
 class Change:
-    """What the preview found for one action.
+    """Preview outcome of one action.
 
-    ``status`` is ``change`` (will be written), ``resumed`` (an interrupted
-    write is already in effect), ``done`` (the journal shows it done),
-    ``stale`` (the target no longer matches), ``not_reversible`` (a rollback
-    cannot undo it), ``unreadable`` (the read failed; execute tries again) or
-    ``blocked``. A blocked action would make the run refuse to start, for
-    ``reason``, and only a preview with ``refuse_blocked=False`` returns one.
+    ``status`` is one of:
+
+    - ``change``: the write is still to do;
+    - ``resumed``: an interrupted write is already in effect;
+    - ``done``: the journal shows it done;
+    - ``stale``: the target no longer matches its precondition;
+    - ``not_reversible``: a rollback cannot undo it;
+    - ``unreadable``: the read failed, and execute tries again;
+    - ``blocked``: the run would not start, for ``reason``. Only a preview
+      with ``refuse_blocked=False`` returns this status.
     """
 
     item: WorkItem

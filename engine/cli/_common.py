@@ -49,5 +49,5 @@ def write_output(path: str | Path, data: bytes) -> None:
 
 
 def echo_colour() -> bool:
-    """Whether stdout is a terminal, so output may carry ANSI colours."""
+    """Return whether stdout is a terminal, so output may carry ANSI colours."""
     return sys.stdout.isatty()

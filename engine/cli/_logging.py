@@ -14,7 +14,12 @@ __all__ = ["configure_logging"]
 
 def configure_logging(verbosity: int = 0, json_logs: bool | None = None) -> None:
     """Send structured events to stderr: console format on a terminal, JSON lines otherwise."""
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    if verbosity <= 0:
+        level = logging.WARNING
+    elif verbosity == 1:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
     if json_logs is None:
         json_logs = not sys.stderr.isatty()
     renderer = structlog.processors.JSONRenderer(sort_keys=True) if json_logs else structlog.dev.ConsoleRenderer(colors=False)

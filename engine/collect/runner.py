@@ -12,7 +12,8 @@ import asyncio
 import importlib.metadata
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -107,24 +108,31 @@ def _display_name(tenant: Tenant, identity: Any) -> str | None:
     return identity.display_name
 
 
+@contextmanager
+def _tenant_failures(tenant: Tenant, subject: str, auth_error: type[Exception]) -> Iterator[None]:
+    """Turn a failure that stops the whole tenant into an ApiError naming the tenant."""
+    try:
+        yield
+    except ConnectionRefused as error:
+        message = f"tenant {tenant.name!r}: {error.describe()}"
+        raise ApiError(message) from None
+    except RequestFailed as error:
+        message = f"tenant {tenant.name!r}: cannot read {subject}: {error.describe()}"
+        raise ApiError(message) from None
+    except auth_error as error:
+        message = f"tenant {tenant.name!r}: authentication failed: {failure_message(error)}"
+        raise ApiError(message) from None
+
+
 async def _collect_m365(tenant: Tenant, options: CollectOptions, environ: Mapping[str, str]) -> tuple[dict[str, SectionResult], str | None]:
     from azure.core.exceptions import AzureError
 
     from engine.collect.graph_client import open_graph
     from engine.collect.m365 import collect_m365
 
-    try:
+    with _tenant_failures(tenant, "the tenant", AzureError):
         async with open_graph(tenant, options.retry, options.max_concurrency, options.timeout, environ) as graph:
             results, identity = await collect_m365(tenant, graph)
-    except ConnectionRefused as error:
-        message = f"tenant {tenant.name!r}: {error.describe()}"
-        raise ApiError(message) from None
-    except RequestFailed as error:
-        message = f"tenant {tenant.name!r}: cannot read the tenant: {error.describe()}"
-        raise ApiError(message) from None
-    except AzureError as error:
-        message = f"tenant {tenant.name!r}: authentication failed: {failure_message(error)}"
-        raise ApiError(message) from None
 
     return results, _display_name(tenant, identity)
 
@@ -135,18 +143,9 @@ def _collect_gws(tenant: Tenant, options: CollectOptions, environ: Mapping[str, 
     from engine.collect.google_client import open_google
     from engine.collect.gws import collect_gws
 
-    try:
+    with _tenant_failures(tenant, "the customer", GoogleAuthError):
         with open_google(tenant, options.retry, options.max_concurrency, options.timeout) as google:
             results, identity = collect_gws(tenant, google)
-    except ConnectionRefused as error:
-        message = f"tenant {tenant.name!r}: {error.describe()}"
-        raise ApiError(message) from None
-    except RequestFailed as error:
-        message = f"tenant {tenant.name!r}: cannot read the customer: {error.describe()}"
-        raise ApiError(message) from None
-    except GoogleAuthError as error:
-        message = f"tenant {tenant.name!r}: authentication failed: {failure_message(error)}"
-        raise ApiError(message) from None
 
     return results, _display_name(tenant, identity)
 

@@ -1,8 +1,8 @@
 """Static checks over parsed modules: names, field paths, types, actions.
 
 The checker resolves every name, checks every field path against the snapshot
-schema, validates built-in calls and ``remediate`` clauses, and records on the
-AST what the compiler needs: the binding of each name, the section each
+schema, and validates built-in calls and ``remediate`` clauses. It records on
+the AST what the compiler needs: the binding of each name, the section each
 snapshot read refers to, local slot numbers and the sections each policy
 reads. User functions are checked at each call with the argument types of
 that call, so field paths inside a function are checked too.
@@ -855,7 +855,7 @@ def _type_key(value: Type) -> tuple:
 
 
 def _assignable(actual: Type, wanted: Type) -> bool:
-    """Whether a value of type ``actual`` may be used where ``wanted`` is expected."""
+    """Return whether a value of type ``actual`` may be used where ``wanted`` is expected."""
     if actual.kind in ("any", "null") or wanted.kind == "any":
         return True
     if wanted.kind in ("list", "set"):

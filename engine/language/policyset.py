@@ -179,7 +179,7 @@ def read_policy_file(path: Path) -> str:
 
 
 def _evidence_leaves(node: ast.Expr) -> list[ast.Expr]:
-    """The sub-expressions whose values explain a failed assertion."""
+    """Return the sub-expressions whose values explain a failed assertion."""
     if isinstance(node, ast.BoolOp):
         return _evidence_leaves(node.left) + _evidence_leaves(node.right)
     if isinstance(node, ast.Not):
@@ -204,7 +204,7 @@ def _compile_policy(compiler: Compiler, module: ast.Module, policy: ast.Policy) 
     if not policy.evidence:
         for leaf in _evidence_leaves(policy.assertion):
             if isinstance(leaf, ast.Quantifier):
-                # Its value is just the failed verdict; an explicit evidence clause says more.
+                # Its value only repeats the failed verdict, so an evidence clause is the better tool.
                 continue
             label = " ".join(source[leaf.start : leaf.end].split())
             if len(label) > _MAX_LABEL:
@@ -275,11 +275,11 @@ def compile_sources(
     registry=None,
     pack_names: Sequence[str] | None = None,
 ) -> PolicySet:
-    """Parse, check and compile (file name, text) pairs; raises PolicyError with every diagnostic.
+    """Parse, check and compile (file name, text) pairs; raise PolicyError with every diagnostic.
 
-    ``pack_names`` name the files inside the policy pack, one per source; the
-    digest and the file list use them, so they do not depend on the working
-    folder. Without them the file names are used.
+    ``pack_names`` gives each file's name inside the policy pack, one per
+    source. The digest and the file list use them, so they do not depend on
+    the working folder. Without them the file names are used.
     """
     schema = schema or snapshot_types()
     registry = registry or _default_registry()

@@ -47,7 +47,7 @@ _BASELINE_STATES = {"new": "new", "unchanged": "unchanged", "resolved": "absent"
 
 
 def _alert_text(violation: dict[str, Any]) -> str:
-    """The alert text code-scanning tools show: the resource, then the policy's message."""
+    """Return the alert text code-scanning tools show: the resource, then the policy's message."""
     return f"{resource_label(violation['resource'])}: {violation['message']}"
 
 def _dumps(log: dict[str, Any]) -> str:

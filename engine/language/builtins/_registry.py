@@ -15,7 +15,7 @@ class Builtin:
 
     ``function`` receives the evaluation context first, then the arguments.
     Unless ``handles_unknown`` is set, a call with an unknown argument returns
-    that unknown without calling the function; unless ``accepts_null`` is set,
+    that unknown without calling the function. Unless ``accepts_null`` is set,
     a null or absent argument is a runtime error naming the argument.
     ``constant`` is False for a function that reads the snapshot or the clock,
     which a param default may not call.

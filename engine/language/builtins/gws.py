@@ -1,8 +1,8 @@
 """Google Workspace built-ins: settings resolved along the org-unit tree.
 
 Cloud Identity returns a setting only where an org unit or group sets it
-explicitly; an org unit without its own value inherits from its parent. These
-built-ins do that resolution once per evaluation.
+explicitly. An org unit without its own value inherits from its parent, and
+these built-ins do that resolution once per evaluation.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def _transitive_groups(context, object_id: str) -> frozenset[str]:
 
 
 def _role_index(context, field: str) -> dict[str, set[str]]:
-    """Map a principal id to the role template ids it holds through ``field``."""
+    """Map a principal id to the role template ids it is assigned through ``field``."""
     key = f"m365.roles.{field}"
     cached = context.cache.get(key)
     if cached is None:
