@@ -27,7 +27,7 @@ from engine.apply.planfile import load_plan
 from engine.apply.runner import Runner, apply_items
 from engine.apply.sessions import open_session
 from engine.apply.settings import TenantSettings
-from engine.apply.state import normalize_state
+from engine.apply.state import normalize_state, state_fingerprint
 from engine.collect.sections import RequestFailed
 from engine.snapshot import Snapshot
 from remediations import ActionRegistry, ArgumentSpec, registry
@@ -401,3 +401,19 @@ class _MemoryJournal:
 
     def append(self, record: dict) -> None:
         self.records.append(record)
+
+
+def test_state_ignores_list_order():
+    """Two states that differ only in list order normalise and fingerprint the same."""
+    first = {"memberOf": ["group-b", "group-a"], "isEnabled": True}
+    second = {"isEnabled": True, "memberOf": ["group-a", "group-b"]}
+
+    assert normalize_state(first) == normalize_state(second)
+    assert state_fingerprint(first) == state_fingerprint(second)
+
+
+def test_state_empty_values_equal():
+    """Absent, null, an empty list and an empty object count as the same state."""
+    states = [{}, {"forwardTo": None}, {"forwardTo": []}, {"forwardTo": {}}]
+
+    assert 1 == len({state_fingerprint(state) for state in states})
